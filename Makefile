@@ -1,0 +1,39 @@
+# Thin wrapper over CMake/Ninja. The README's two commands are `make up` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build asan test up down fuzz clean
+
+all: build
+
+deps:
+	@bash ci/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@ninja -C $(BUILD)
+
+asan: deps
+	@CC=clang cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+		-DCONCLAVE_SANITIZE=ON >/dev/null
+	@ninja -C $(ASAN_BUILD)
+
+test: build asan
+	@bash ci/test.sh $(BUILD) $(ASAN_BUILD)
+
+up: build
+	@bash ci/up.sh $(BUILD)
+
+down:
+	@bash ci/up.sh --down
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+		-DCONCLAVE_SANITIZE=ON -DCONCLAVE_FUZZ=ON -DCONCLAVE_TESTS=OFF >/dev/null
+	@ninja -C $(FUZZ_BUILD)
+	@bash ci/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

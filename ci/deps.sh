@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package Conclave's build and tests need, with apt-get.
+# Idempotent: when everything is already installed it only runs dpkg-query and exits.
+# The one place to add packages; `make up`, `make test` and `make deps` call it.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  # sanitizer and fuzzing builds (clang + compiler-rt: ASan, UBSan, libFuzzer)
+  clang libclang-rt-14-dev
+  # daemon
+  libuv1-dev libcjson-dev libmsgpack-dev liblmdb-dev libmicrohttpd-dev libssl-dev
+  # netns library and harness
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libcyaml-dev libyaml-dev iproute2
+  # tests
+  libcmocka-dev libcurl4-openssl-dev curl procps python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  echo "ci/deps.sh: these packages are missing and installing them needs root: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "ci/deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "ci/deps.sh: done"

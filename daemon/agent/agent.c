@@ -1,0 +1,150 @@
+/* The agent's lifecycle: banner, listeners, signals, shutdown. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent_internal.h"
+#include "log/log.h"
+
+#define MOD "agent"
+
+static void print_banner(const struct cc_agent *a)
+{
+	const struct cc_config *c = a->cfg;
+	char clients[512] = "";
+	size_t pos = 0;
+	for (size_t i = 0; i < c->client_addrs.n && pos < sizeof(clients); i++)
+		pos += (size_t)snprintf(clients + pos, sizeof(clients) - pos, "%s%s", i ? " " : "",
+		                        c->client_addrs.v[i]);
+	printf("==> Starting Conclave agent...\n");
+	printf("%19s 'v%s'\n", "Version:", CONCLAVE_VERSION);
+	printf("%19s '%s'\n", "Node ID:", a->node_id);
+	printf("%19s '%s'\n", "Node name:", c->node_name);
+	printf("%19s '%s' (Segment: '%s')\n", "Datacenter:", c->datacenter,
+	       c->server ? "<all>" : "");
+	printf("%19s %s (Bootstrap: %s)\n", "Server:", c->server ? "true" : "false",
+	       c->bootstrap ? "true" : "false");
+	printf("%19s [%s] (HTTP: %d, HTTPS: %d, gRPC: %d, DNS: %d)\n", "Client Addr:", clients,
+	       c->ports.http, c->ports.https, c->ports.grpc, c->ports.dns);
+	printf("%19s %s (LAN: %d, WAN: %d)\n", "Cluster Addr:", c->advertise_addr,
+	       c->ports.serf_lan, c->ports.serf_wan);
+	printf("%19s Gossip: %s, TLS-Outgoing: false, TLS-Incoming: false, "
+	       "Auto-Encrypt-TLS: false\n", "Encrypt:", c->encrypt ? "true" : "false");
+	printf("\n==> Log data will now stream in as it occurs:\n\n");
+	fflush(stdout);
+}
+
+static void host_port(char *out, size_t cap, const char *ip, int port)
+{
+	snprintf(out, cap, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, port);
+}
+
+static void shutdown_endpoints(struct cc_agent *a)
+{
+	for (size_t i = 0; i < a->nhttp; i++) {
+		CC_INFO(MOD, "Stopping server", "protocol", "HTTP", "address", a->http_names[i],
+		        "network", "tcp");
+		cc_http_stop(a->http[i]);
+		a->http[i] = NULL;
+	}
+	a->nhttp = 0;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct cc_agent *a = s->data;
+	const struct cc_config *c = a->cfg;
+	CC_INFO(MOD, "Caught", "signal", signum == SIGINT ? "interrupt" : "terminated");
+	int graceful = signum == SIGINT ? !c->skip_leave_on_interrupt : c->leave_on_terminate;
+	if (graceful) {
+		/* Leaving the cluster needs gossip, which this build does not run yet:
+		 * there is no membership to leave. */
+		CC_INFO(MOD, "Gracefully shutting down agent...");
+		CC_INFO(MOD, "Graceful exit completed");
+	} else {
+		CC_INFO(MOD, "Graceful shutdown disabled. Exiting");
+	}
+	CC_INFO(MOD, "Requesting shutdown");
+	shutdown_endpoints(a);
+	CC_INFO(MOD, "Waiting for endpoints to shut down");
+	uv_signal_stop(&a->sigint);
+	uv_signal_stop(&a->sigterm);
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	CC_INFO(MOD, "Endpoints down");
+	a->exit_code = 0;
+}
+
+static int start_http(struct cc_agent *a)
+{
+	const struct cc_config *c = a->cfg;
+	if (c->ports.http < 0)
+		return 0;
+	for (size_t i = 0; i < c->http_addrs.n && a->nhttp < CC_AGENT_MAX_HTTP; i++) {
+		char err[256];
+		int rc = cc_http_start(&a->http[a->nhttp], &a->loop, c->http_addrs.v[i], c->ports.http,
+		                       cc_agent_routes, cc_agent_nroutes, a, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "==> Error starting agent: %s\n", err);
+			return -1;
+		}
+		host_port(a->http_names[a->nhttp], sizeof(a->http_names[0]), c->http_addrs.v[i],
+		          c->ports.http);
+		CC_INFO(MOD, "Started HTTP server", "address", a->http_names[a->nhttp], "network",
+		        "tcp");
+		a->nhttp++;
+	}
+	return 0;
+}
+
+int cc_agent_run(const struct cc_config *cfg)
+{
+	struct cc_agent a;
+	memset(&a, 0, sizeof(a));
+	a.cfg = cfg;
+	a.exit_code = 1;
+
+	char err[512];
+	struct cc_log_options lo = { .level = cfg->log_level, .console_fd = STDOUT_FILENO,
+		                     .file_path = cfg->log_file };
+	if (cc_agent_node_id(cfg, a.node_id, err, sizeof(err)) ||
+	    cc_log_setup(&lo, err, sizeof(err))) {
+		fprintf(stderr, "==> Error starting agent: %s\n", err);
+		return 1;
+	}
+	if (uv_loop_init(&a.loop)) {
+		fprintf(stderr, "==> Error starting agent: cannot create the event loop\n");
+		return 1;
+	}
+	print_banner(&a);
+
+	const char *dns_warning = cc_config_node_name_dns_warning(cfg->node_name);
+	if (dns_warning)
+		CC_WARN(MOD, dns_warning, "node_name", cfg->node_name);
+
+	if (start_http(&a)) {
+		shutdown_endpoints(&a);
+		uv_run(&a.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&a.loop);
+		cc_log_teardown();
+		return 1;
+	}
+	uv_signal_init(&a.loop, &a.sigint);
+	uv_signal_init(&a.loop, &a.sigterm);
+	a.sigint.data = a.sigterm.data = &a;
+	uv_signal_start(&a.sigint, on_signal, SIGINT);
+	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+
+	printf("==> Conclave agent running!\n");
+	fflush(stdout);
+
+	uv_run(&a.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&a.loop);
+	char code[8];
+	snprintf(code, sizeof(code), "%d", a.exit_code);
+	CC_INFO(MOD, "Exit code", "code", code);
+	cc_log_teardown();
+	return a.exit_code;
+}

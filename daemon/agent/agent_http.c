@@ -1,0 +1,188 @@
+/* The agent's HTTP endpoints, in Consul's JSON shapes. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "agent/agent_internal.h"
+
+/* The Serf tags a Consul agent advertises (reference §2.1): servers carry the
+ * role, port and bootstrap settings the bootstrap_expect logic reads. */
+static cJSON *member_tags(const struct cc_agent *a)
+{
+	const struct cc_config *c = a->cfg;
+	cJSON *t = cJSON_CreateObject();
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s:%s", CONCLAVE_VERSION, CONCLAVE_REVISION);
+	cJSON_AddStringToObject(t, "build", buf);
+	cJSON_AddStringToObject(t, "dc", c->datacenter);
+	cJSON_AddStringToObject(t, "id", a->node_id);
+	cJSON_AddStringToObject(t, "segment", "");
+	cJSON_AddStringToObject(t, "vsn", "2");
+	cJSON_AddStringToObject(t, "vsn_max", "3");
+	cJSON_AddStringToObject(t, "vsn_min", "2");
+	if (!c->server) {
+		cJSON_AddStringToObject(t, "role", "node");
+		return t;
+	}
+	cJSON_AddStringToObject(t, "role", "consul");
+	cJSON_AddStringToObject(t, "acls", "0");
+	snprintf(buf, sizeof(buf), "%d", c->ports.server);
+	cJSON_AddStringToObject(t, "port", buf);
+	cJSON_AddStringToObject(t, "raft_vsn", "3");
+	snprintf(buf, sizeof(buf), "%d", c->ports.serf_wan);
+	cJSON_AddStringToObject(t, "wan_join_port", buf);
+	if (c->bootstrap)
+		cJSON_AddStringToObject(t, "bootstrap", "1");
+	if (c->bootstrap_expect > 0) {
+		snprintf(buf, sizeof(buf), "%d", c->bootstrap_expect);
+		cJSON_AddStringToObject(t, "expect", buf);
+	}
+	return t;
+}
+
+static cJSON *string_array(const struct cc_strlist *l)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < l->n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(l->v[i]));
+	return arr;
+}
+
+/* A sanitized view of the runtime config (Consul: "format not stable"). */
+static cJSON *debug_config(const struct cc_agent *a)
+{
+	const struct cc_config *c = a->cfg;
+	cJSON *d = cJSON_CreateObject();
+	char dur[32];
+	cJSON_AddStringToObject(d, "AdvertiseAddrLAN", c->advertise_addr);
+	cJSON_AddStringToObject(d, "AdvertiseAddrWAN", c->advertise_addr_wan);
+	cJSON_AddStringToObject(d, "BindAddr", c->bind_addr);
+	cJSON_AddBoolToObject(d, "Bootstrap", c->bootstrap);
+	cJSON_AddNumberToObject(d, "BootstrapExpect", c->bootstrap_expect);
+	cJSON_AddItemToObject(d, "ClientAddrs", string_array(&c->client_addrs));
+	cJSON_AddStringToObject(d, "DataDir", c->data_dir);
+	cJSON_AddStringToObject(d, "Datacenter", c->datacenter);
+	cJSON_AddNumberToObject(d, "DNSPort", c->ports.dns);
+	cJSON_AddStringToObject(d, "EncryptKey", c->encrypt ? "hidden" : "");
+	cJSON_AddBoolToObject(d, "EnableRemoteScriptChecks", c->enable_script_checks);
+	cJSON_AddNumberToObject(d, "HTTPPort", c->ports.http);
+	cJSON_AddBoolToObject(d, "LeaveOnTerm", c->leave_on_terminate);
+	cJSON_AddStringToObject(d, "LogLevel", cc_log_level_name(c->log_level));
+	cJSON_AddStringToObject(d, "NodeID", a->node_id);
+	cJSON_AddStringToObject(d, "NodeName", c->node_name);
+	cJSON_AddNumberToObject(d, "RaftMultiplier", c->raft_multiplier);
+	cJSON_AddBoolToObject(d, "RejoinAfterLeave", c->rejoin_after_leave);
+	cJSON_AddStringToObject(d, "RetryJoinIntervalLAN",
+	                        cc_duration_format(c->retry_interval_ms, dur, sizeof(dur)));
+	cJSON_AddItemToObject(d, "RetryJoinLAN", string_array(&c->retry_join));
+	cJSON_AddNumberToObject(d, "RetryJoinMaxAttemptsLAN", c->retry_max);
+	cJSON_AddItemToObject(d, "RetryJoinWAN", string_array(&c->retry_join_wan));
+	cJSON_AddNumberToObject(d, "ServerPort", c->ports.server);
+	cJSON_AddBoolToObject(d, "ServerMode", c->server);
+	cJSON_AddNumberToObject(d, "SerfPortLAN", c->ports.serf_lan);
+	cJSON_AddNumberToObject(d, "SerfPortWAN", c->ports.serf_wan);
+	cJSON_AddBoolToObject(d, "SkipLeaveOnInt", c->skip_leave_on_interrupt);
+	cJSON_AddItemToObject(d, "StartJoinAddrsLAN", string_array(&c->start_join));
+	cJSON_AddBoolToObject(d, "UIEnabled", c->ui);
+	return d;
+}
+
+static cJSON *stats(const struct cc_agent *a)
+{
+	const struct cc_config *c = a->cfg;
+	cJSON *s = cJSON_CreateObject();
+	char buf[32];
+
+	cJSON *agent = cJSON_AddObjectToObject(s, "agent");
+	snprintf(buf, sizeof(buf), "%zu", c->nservices);
+	cJSON_AddStringToObject(agent, "services", buf);
+	size_t nchecks = 0;
+	for (size_t i = 0; i < c->nservices; i++)
+		nchecks += c->services[i].nchecks;
+	snprintf(buf, sizeof(buf), "%zu", nchecks);
+	cJSON_AddStringToObject(agent, "checks", buf);
+
+	cJSON *build = cJSON_AddObjectToObject(s, "build");
+	cJSON_AddStringToObject(build, "prerelease", "");
+	cJSON_AddStringToObject(build, "revision", CONCLAVE_REVISION);
+	cJSON_AddStringToObject(build, "version", CONCLAVE_VERSION);
+
+	cJSON *consul = cJSON_AddObjectToObject(s, "consul");
+	cJSON_AddStringToObject(consul, "acl", "disabled");
+	cJSON_AddStringToObject(consul, "bootstrap", c->bootstrap ? "true" : "false");
+	cJSON_AddStringToObject(consul, "known_datacenters", "1");
+	cJSON_AddStringToObject(consul, "leader", "false");
+	cJSON_AddStringToObject(consul, "leader_addr", "");
+	cJSON_AddStringToObject(consul, "server", c->server ? "true" : "false");
+
+	cJSON *rt = cJSON_AddObjectToObject(s, "runtime");
+	struct utsname u;
+	uname(&u);
+	cJSON_AddStringToObject(rt, "arch", u.machine);
+	snprintf(buf, sizeof(buf), "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+	cJSON_AddStringToObject(rt, "cpu_count", buf);
+	cJSON_AddStringToObject(rt, "os", "linux");
+	cJSON_AddStringToObject(rt, "version", "C17");
+	return s;
+}
+
+static void h_agent_self(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	const struct cc_agent *a = ud;
+	const struct cc_config *c = a->cfg;
+	cJSON *root = cJSON_CreateObject();
+
+	cJSON *cfg = cJSON_AddObjectToObject(root, "Config");
+	cJSON_AddStringToObject(cfg, "Datacenter", c->datacenter);
+	cJSON_AddStringToObject(cfg, "NodeName", c->node_name);
+	cJSON_AddStringToObject(cfg, "NodeID", a->node_id);
+	cJSON_AddStringToObject(cfg, "Revision", CONCLAVE_REVISION);
+	cJSON_AddBoolToObject(cfg, "Server", c->server);
+	cJSON_AddStringToObject(cfg, "Version", CONCLAVE_VERSION);
+
+	cJSON_AddItemToObject(root, "DebugConfig", debug_config(a));
+
+	/* The Vivaldi coordinate every agent starts from (serf/coordinate defaults). */
+	cJSON *coord = cJSON_AddObjectToObject(root, "Coord");
+	const double vec[8] = { 0 };
+	cJSON_AddItemToObject(coord, "Vec", cJSON_CreateDoubleArray(vec, 8));
+	cJSON_AddNumberToObject(coord, "Error", 1.5);
+	cJSON_AddNumberToObject(coord, "Adjustment", 0);
+	cJSON_AddNumberToObject(coord, "Height", 1e-05);
+
+	cJSON *m = cJSON_AddObjectToObject(root, "Member");
+	cJSON_AddStringToObject(m, "Name", c->node_name);
+	cJSON_AddStringToObject(m, "Addr", c->advertise_addr);
+	cJSON_AddNumberToObject(m, "Port", c->ports.serf_lan);
+	cJSON_AddItemToObject(m, "Tags", member_tags(a));
+	cJSON_AddNumberToObject(m, "Status", 1); /* the local member is alive */
+	cJSON_AddNumberToObject(m, "ProtocolMin", 1);
+	cJSON_AddNumberToObject(m, "ProtocolMax", 5);
+	cJSON_AddNumberToObject(m, "ProtocolCur", 2);
+	cJSON_AddNumberToObject(m, "DelegateMin", 2);
+	cJSON_AddNumberToObject(m, "DelegateMax", 5);
+	cJSON_AddNumberToObject(m, "DelegateCur", 4);
+
+	cJSON_AddItemToObject(root, "Stats", stats(a));
+	cJSON *meta = cJSON_AddObjectToObject(root, "Meta");
+	cJSON_AddStringToObject(meta, "consul-network-segment", "");
+
+	cc_http_json(req, resp, root);
+	cJSON_Delete(root);
+}
+
+/* No Raft in this build yet: there is never a known leader, which Consul
+ * reports as an empty string. */
+static void h_status_leader(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	cJSON *s = cJSON_CreateString("");
+	cc_http_json(req, resp, s);
+	cJSON_Delete(s);
+}
+
+const struct cc_http_route cc_agent_routes[] = {
+	{ "/v1/agent/self", false, "GET", h_agent_self },
+	{ "/v1/status/leader", false, "GET", h_status_leader },
+};
+const size_t cc_agent_nroutes = sizeof(cc_agent_routes) / sizeof(cc_agent_routes[0]);

@@ -1,0 +1,75 @@
+/*
+ * http — an HTTP/1.1 server on the agent's libuv loop (libmicrohttpd underneath,
+ * driven from the loop through its epoll descriptor: no extra threads).
+ *
+ * Routing is a table of (path, prefix?, allowed methods, handler). A request
+ * that matches a path but not its methods gets Consul's 405 (`method GET not
+ * allowed`, with an `Allow:` header); no match gets 404. Handlers fill a
+ * response: a status, a body (owned by the response) and a content type.
+ */
+#ifndef CC_HTTP_H
+#define CC_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include <cjson/cJSON.h>
+
+/* Request bodies above this size are refused with 413. */
+#define CC_HTTP_MAX_BODY (512u * 1024u)
+
+struct cc_http;
+struct cc_http_conn; /* opaque: the connection a request came on */
+
+struct cc_http_req {
+	const char *method;       /* "GET", "PUT", ... */
+	const char *path;         /* URL path, without the query */
+	const char *suffix;       /* for prefix routes: the part after the prefix */
+	const char *body;         /* request body (NUL-terminated), may be empty */
+	size_t body_len;
+	struct cc_http_conn *conn;
+};
+
+struct cc_http_resp {
+	int status;               /* default 200 */
+	char *body;               /* malloc'd, freed by the server; NULL = empty */
+	size_t body_len;
+	const char *content_type; /* default "application/json" when body is JSON */
+	char allow[64];           /* set by the server for 405 */
+};
+
+typedef void (*cc_http_handler)(void *ud, const struct cc_http_req *req,
+                                struct cc_http_resp *resp);
+
+struct cc_http_route {
+	const char *path;         /* exact path, or prefix when prefix is true */
+	bool prefix;
+	const char *methods;      /* space-separated, e.g. "GET" or "GET PUT" */
+	cc_http_handler handler;
+};
+
+/* Listens on ip:port and serves routes (the array must outlive the server).
+ * Returns 0, or a negative errno with a message in err in Go's shape, e.g.
+ * "listen tcp 127.0.0.1:8500: bind: address already in use". */
+int cc_http_start(struct cc_http **out, uv_loop_t *loop, const char *ip, int port,
+                  const struct cc_http_route *routes, size_t nroutes, void *ud, char *err,
+                  size_t errlen);
+
+/* Stops listening, closes connections and frees the server. The loop must run
+ * once more for libuv handles to close. */
+void cc_http_stop(struct cc_http *h);
+
+/* Query parameters of the request being handled. Returns the value ("" for a
+ * bare `?pretty`), or NULL when absent. */
+const char *cc_http_query(const struct cc_http_req *req, const char *key);
+
+/* Sets a JSON body from a cJSON tree (compact, or indented with 4 spaces when
+ * the request has ?pretty, as Consul does). Does not take ownership of j. */
+void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, const cJSON *j);
+
+/* Sets a plain-text error body and status. */
+void cc_http_error(struct cc_http_resp *resp, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,85 @@
+/* `conclave`: the agent and its command-line front door. */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "cli.h"
+#include "config/config.h"
+
+static const char usage[] =
+	"Usage: conclave [--version] [--help] <command> [<args>]\n"
+	"\n"
+	"Available commands are:\n"
+	"    agent       Runs a Conclave agent\n"
+	"    validate    Validate config files/directories\n"
+	"    version     Prints the Conclave version\n";
+
+static const char agent_usage_head[] =
+	"Usage: conclave agent [options]\n"
+	"\n"
+	"  Starts the Conclave agent and runs until an interrupt is received. The\n"
+	"  agent represents a single node in a cluster. Configuration comes from JSON\n"
+	"  files (-config-file, -config-dir, applied in the order given) and then from\n"
+	"  the flags below, which override the files.\n"
+	"\n"
+	"Options:\n"
+	"\n";
+
+static int is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0;
+}
+
+static int cmd_version(void)
+{
+	printf("Conclave v%s\nRevision %s\n", CONCLAVE_VERSION, CONCLAVE_REVISION);
+	return 0;
+}
+
+static int cmd_agent(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (is_help(argv[i])) {
+			printf("%s%s", agent_usage_head, cc_config_flags_help());
+			return 0;
+		}
+	}
+	struct cc_config *c = cc_config_new();
+	if (!c) {
+		fprintf(stderr, "==> out of memory\n");
+		return 1;
+	}
+	struct cc_config_err err;
+	int rc = cc_config_apply_flags(c, argc, argv, &err);
+	if (rc == 0)
+		rc = cc_config_finalize(c, &err);
+	/* Consul prints config warnings unprefixed on stderr, before the banner. */
+	for (size_t i = 0; i < c->warnings.n; i++)
+		fprintf(stderr, "%s\n", c->warnings.v[i]);
+	if (rc) {
+		fprintf(stderr, "==> %s\n", err.msg);
+		cc_config_free(c);
+		return 1;
+	}
+	rc = cc_agent_run(c);
+	cc_config_free(c);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 127 : 0;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 ||
+	    strcmp(cmd, "-v") == 0 || strcmp(cmd, "-version") == 0)
+		return cmd_version();
+	if (strcmp(cmd, "agent") == 0)
+		return cmd_agent(argc - 2, argv + 2);
+	if (strcmp(cmd, "validate") == 0)
+		return cc_cli_validate(argc - 2, argv + 2);
+	fprintf(stderr, "conclave: unknown command \"%s\"\n\n%s", cmd, usage);
+	return 127;
+}
