@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan test up down fuzz clean
+.PHONY: all deps build asan test up down install fuzz bench clean
 
 all: build
 
@@ -28,6 +28,12 @@ up: build
 
 down:
 	@bash ci/up.sh --down
+
+install: build
+	install -m 0755 $(BUILD)/daemon/conclave $(BUILD)/harness/harness $(or $(PREFIX),/usr/local)/bin/
+
+bench: build
+	@bash bench/topology.sh $(BUILD)
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -1,51 +1,36 @@
 #!/usr/bin/env bash
-# `make up` until the harness lands: one agent on 127.0.0.1 with the seed's shape of
-# config (topologies/loopback-agent.json), in the background. Shows its banner and
-# /v1/agent/self. `make down` (ci/up.sh --down) stops it by its recorded PID.
+# `make up`: installs conclave and harness to /usr/local/bin, then brings up the
+# seed's topology (topologies/dc1.yaml) in network namespaces and shows it.
+# `make down` (ci/up.sh --down) removes it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-RUN=/tmp/conclave-up
-PIDFILE=$RUN/agent.pid
-CONFIG=topologies/loopback-agent.json
-URL=http://127.0.0.1:8500
+TOPOLOGY=topologies/dc1.yaml
+PREFIX=${PREFIX:-/usr/local}
 
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
-
+if [ "$(id -u)" != 0 ]; then
+  echo "make up: the harness builds network namespaces and needs root: run it with sudo" >&2
+  exit 1
+fi
 if [ "${1:-}" = "--down" ]; then
-  if running; then
-    pid=$(cat "$PIDFILE"); kill -TERM "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    echo "stopped agent (PID $pid)"
-  else
-    echo "no agent from 'make up' is running"
-  fi
-  rm -f "$PIDFILE"
-  exit 0
+  exec harness down dc1
 fi
 
-mkdir -p "$RUN"
-if running; then
-  echo "an agent from 'make up' is already running (PID $(cat "$PIDFILE")); 'make down' stops it"
-  exit 0
-fi
-setsid "$BUILD/daemon/conclave" agent -config-file="$CONFIG" >"$RUN/agent.log" 2>&1 </dev/null &
-echo $! >"$PIDFILE"
-for _ in $(seq 100); do
-  curl -sf --max-time 1 "$URL/v1/agent/self" >/dev/null 2>&1 && break
-  if ! running; then cat "$RUN/agent.log"; echo "the agent exited; see above" >&2; exit 1; fi
-  sleep 0.1
-done
-cat "$RUN/agent.log"
+install -m 0755 "$BUILD/daemon/conclave" "$BUILD/harness/harness" "$PREFIX/bin/"
+echo "installed conclave and harness in $PREFIX/bin"
+harness down dc1 >/dev/null   # a dc1 from an earlier `make up` is replaced
 echo
-echo "\$ curl -s '$URL/v1/agent/self?pretty' (Config and Member)"
-curl -s --max-time 2 "$URL/v1/agent/self?pretty" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(json.dumps({"Config": d["Config"], "Member": d["Member"]}, indent=4))'
-echo
-echo "\$ curl -s $URL/v1/status/leader"
-curl -s --max-time 2 "$URL/v1/status/leader"; echo
-echo
-echo "Agent running in the background (PID $(cat "$PIDFILE")), log in $RUN/agent.log."
-echo "Stop it with: make down"
+echo "\$ harness up $TOPOLOGY"
+harness up "$TOPOLOGY"
+cat <<'TXT'
+
+Look around:
+  harness status                                  nodes, processes, leader as each node sees it
+  harness logs node3_211                          an agent's log (-f follows it)
+  harness exec node2_201 -- sh -c 'curl -s $CONCLAVE_HTTP_ADDR/v1/agent/self'
+  harness exec node2_201 -- ip addr               anything, inside the node's namespace
+  harness restart node2_201                       restart, kill, stop, start, pause, resume
+  harness link down node3_211                     cut a node's link (link up restores it)
+Tear down:
+  make down                                       (or: harness down dc1)
+TXT

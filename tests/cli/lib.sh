@@ -45,6 +45,10 @@ wait_exit() {
   wait "$1"; RC=$?
 }
 
+# alive PID: the process exists and is not a zombie (an exited daemon whose
+# parent has not reaped it yet).
+alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$s" ] && [ "${s#Z}" = "$s" ]; }
+
 finish() {
   if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed" >&2; exit 1; fi
   echo "all checks passed"

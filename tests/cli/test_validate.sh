@@ -11,7 +11,7 @@ assert_contains "$TMP/err" "bootstrap_expect > 0: expecting 2 servers" "seed: ex
 assert_contains "$TMP/err" "Node name will not be discoverable via DNS due to invalid characters." "seed: node-name warning"
 
 mkdir -p "$TMP/conf.d"
-echo '{"data_dir": "/tmp/cc-validate", "bind_addr": "127.0.0.1"}' >"$TMP/conf.d/10-base.json"
+echo '{"data_dir": "/nonexistent/conclave-data", "bind_addr": "127.0.0.1"}' >"$TMP/conf.d/10-base.json"
 echo '{"server": true, "bootstrap_expect": 3}' >"$TMP/conf.d/20-server.json"
 "$BIN" validate -quiet "$TMP/conf.d" >"$TMP/out" 2>&1; rc=$?
 [ $rc -eq 0 ] && ok "directory validates" || fail "directory: exit $rc"
@@ -21,7 +21,7 @@ echo '{"server": true, "bootstrap_expect": 3}' >"$TMP/client.json"
 "$BIN" validate "$TMP/conf.d" "$TMP/client.json" >/dev/null 2>&1 && ok "files merge with dirs" \
   || fail "dir + file should validate"
 
-printf '{"data_dir": "/tmp/x", "bind_addr": "127.0.0.1",\n "bootstrap": true,\n "bootstrap_expect": 2, "server": true}\n' >"$TMP/conflict.json"
+printf '{"data_dir": "/nonexistent/conclave-data", "bind_addr": "127.0.0.1",\n "bootstrap": true,\n "bootstrap_expect": 2, "server": true}\n' >"$TMP/conflict.json"
 "$BIN" validate "$TMP/conflict.json" >"$TMP/out" 2>&1; rc=$?
 [ $rc -eq 1 ] && ok "conflict exits 1" || fail "conflict: exit $rc"
 assert_contains "$TMP/out" "Config validation failed: 'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive" "conflict message"

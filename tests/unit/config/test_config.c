@@ -104,7 +104,7 @@ static void test_seed_file(void **state)
 
 static void test_defaults(void **state)
 {
-	struct cc_config *c = load_text("{\"data_dir\": \"/tmp/x\", \"bind_addr\": \"127.0.0.1\"}");
+	struct cc_config *c = load_text("{\"data_dir\": \"/nonexistent/conclave-data\", \"bind_addr\": \"127.0.0.1\"}");
 	assert_string_equal(c->datacenter, "dc1");
 	assert_false(c->server);
 	assert_int_equal(c->ports.http, 8500);
@@ -201,7 +201,7 @@ static void test_flag_errors(void **state)
 
 static void test_bootstrap_warnings(void **state)
 {
-	struct cc_config *c = load_text("{\"data_dir\":\"/tmp/x\",\"bind_addr\":\"127.0.0.1\","
+	struct cc_config *c = load_text("{\"data_dir\":\"/nonexistent/conclave-data\",\"bind_addr\":\"127.0.0.1\","
 	                                "\"server\":true,\"bootstrap_expect\":1}");
 	assert_true(c->bootstrap);
 	assert_int_equal(c->bootstrap_expect, 0);
@@ -211,7 +211,7 @@ static void test_bootstrap_warnings(void **state)
 	assert_string_equal(c->warnings.v[1], "bootstrap = true: do not enable unless necessary");
 	cc_config_free(c);
 
-	c = load_text("{\"data_dir\":\"/tmp/x\",\"bind_addr\":\"127.0.0.1\",\"server\":true,"
+	c = load_text("{\"data_dir\":\"/nonexistent/conclave-data\",\"bind_addr\":\"127.0.0.1\",\"server\":true,"
 	              "\"bootstrap_expect\":4}");
 	assert_int_equal(c->warnings.n, 2);
 	assert_true(has_warning(c, "bootstrap_expect is even number: A cluster with an even number "
@@ -219,7 +219,7 @@ static void test_bootstrap_warnings(void **state)
 	assert_string_equal(c->warnings.v[1], "bootstrap_expect > 0: expecting 4 servers");
 	cc_config_free(c);
 
-	c = load_text("{\"data_dir\":\"/tmp/x\",\"bind_addr\":\"127.0.0.1\",\"server\":true,"
+	c = load_text("{\"data_dir\":\"/nonexistent/conclave-data\",\"bind_addr\":\"127.0.0.1\",\"server\":true,"
 	              "\"bootstrap_expect\":3}");
 	assert_int_equal(c->warnings.n, 1);
 	assert_string_equal(c->warnings.v[0], "bootstrap_expect > 0: expecting 3 servers");
@@ -228,7 +228,7 @@ static void test_bootstrap_warnings(void **state)
 
 static void test_unknown_key_is_a_warning(void **state)
 {
-	struct cc_config *c = load_text("{\"data_dir\":\"/tmp/x\",\"bind_addr\":\"127.0.0.1\","
+	struct cc_config *c = load_text("{\"data_dir\":\"/nonexistent/conclave-data\",\"bind_addr\":\"127.0.0.1\","
 	                                "\"recursors\":[\"8.8.8.8\"],\"ports\":{\"htpp\":1}}");
 	assert_int_equal(c->warnings.n, 2);
 	assert_string_equal(c->warnings.v[0], "test.json: unknown config key \"recursors\" (ignored)");
@@ -251,9 +251,9 @@ static void test_node_name_dns_warning(void **state)
 static void test_services_and_extra_keys(void **state)
 {
 	struct cc_config *c = load_text(
-		"{\"data_dir\":\"/tmp/x\",\"bind_addr\":\"127.0.0.1\",\"enable_script_checks\":true,"
+		"{\"data_dir\":\"/nonexistent/conclave-data\",\"bind_addr\":\"127.0.0.1\",\"enable_script_checks\":true,"
 		"\"encrypt\":\"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=\","
-		"\"node_id\":\"53C42A83-99bf-ebd4-708b-a26ba5eb6707\",\"log_file\":\"/tmp/x/log\","
+		"\"node_id\":\"53C42A83-99bf-ebd4-708b-a26ba5eb6707\",\"log_file\":\"/nonexistent/conclave-data/log\","
 		"\"retry_max\":3,\"start_join\":[\"127.0.0.2\"],\"leave_on_terminate\":false,"
 		"\"skip_leave_on_interrupt\":true,\"rejoin_after_leave\":true,"
 		"\"performance\":{\"raft_multiplier\":1},"

@@ -16,7 +16,7 @@
 
 /* Every case starts from a valid base unless it says otherwise: the bad part is
  * the only thing wrong. B(...) splices extra members into the base object. */
-#define BASE "\"data_dir\": \"/tmp/cc-bad\", \"bind_addr\": \"127.0.0.1\""
+#define BASE "\"data_dir\": \"/nonexistent/conclave-data\", \"bind_addr\": \"127.0.0.1\""
 #define B(extra) "{" BASE ", " extra "}"
 
 struct bad_case {
@@ -151,9 +151,9 @@ static const struct bad_case cases[] = {
 	  "datacenter cannot be \"dc 1\". Please use only [a-z0-9-_]" },
 	{ "empty node_name", B("\"node_name\": \"\""), "node_name cannot be empty" },
 	{ "bad node_id", B("\"node_id\": \"node-1\""), "node_id cannot be \"node-1\". Must be a UUID" },
-	{ "bad bind_addr", "{\"data_dir\": \"/tmp/x\", \"bind_addr\": \"51.6.196.999\"}",
+	{ "bad bind_addr", "{\"data_dir\": \"/nonexistent/conclave-data\", \"bind_addr\": \"51.6.196.999\"}",
 	  "bind_addr: invalid ip address: 51.6.196.999" },
-	{ "bind_addr template", "{\"data_dir\": \"/tmp/x\", \"bind_addr\": \"{{ GetPrivateIP }}\"}",
+	{ "bind_addr template", "{\"data_dir\": \"/nonexistent/conclave-data\", \"bind_addr\": \"{{ GetPrivateIP }}\"}",
 	  "bind_addr: go-sockaddr templates are not supported" },
 	{ "client_addr host name", B("\"client_addr\": \"localhost\""),
 	  "client_addr: invalid ip address: localhost" },
