@@ -15,6 +15,8 @@ PACKAGES=(
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libcyaml-dev libyaml-dev iproute2
   # tests
   libcmocka-dev libcurl4-openssl-dev curl procps python3
+  # real peers the harness runs beside conclave (kinds serf and etcd; interop, benchmarks)
+  serf etcd-server etcd-client
 )
 
 missing=()
@@ -35,6 +37,15 @@ fi
 
 echo "ci/deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# serf and etcd-server ship init scripts; their daemons must never start in the
+# host namespace (the harness runs them inside topologies). Debian's policy-rc.d
+# hook tells the maintainer scripts not to start services during this install.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 0755 "$policy"; own_policy=1
+fi
+trap 'if [ $own_policy = 1 ]; then rm -f "$policy"; fi' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "ci/deps.sh: done"

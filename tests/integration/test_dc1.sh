@@ -12,10 +12,9 @@ ok "dc1 with command nodes is up"
 check_root_ns "dc1 command up"
 ip -n "$TOPO-node2_201" -4 addr show eth0 | grep -q '51.6.196.201/24' && ok "node2_201 at 51.6.196.201" || fail "node2_201 address"
 ip -n "$TOPO-node3_211" -4 addr show eth0 | grep -q '51.6.196.211/24' && ok "node3_211 at 51.6.196.211" || fail "node3_211 address"
-"$HARNESS" down "$TOPO" >/dev/null 2>&1 || fail "down of dc1 command"
-[ "$(leftover_ns "$TOPO")" = 0 ] && ok "dc1 command down clean" || fail "namespaces left"
 
-# dc1 with real conclave agents, under its own name so a user's dc1 is untouched.
+# dc1 with real conclave agents, under its own name so a user's dc1 is untouched,
+# while the first one is still up: same addresses, separate fabrics.
 T2="${TOPO}b"; TOPOS+=("$T2")
 sed -e "s/^name: dc1/name: $T2/" "$ROOT/topologies/dc1.yaml" >"$TMP/dc1.yaml"
 "$HARNESS" up "$TMP/dc1.yaml" >"$TMP/up2.out" 2>&1 || { fail "up of dc1 with conclave"; cat "$TMP/up2.out" >&2; finish; }
@@ -37,6 +36,10 @@ PY
   && assert_contains "$TMP/self.json" '"NodeName":"node3_211"' "agent answers inside its namespace" || fail "exec curl in node3_211"
 "$HARNESS" status "$T2" >"$TMP/status.out" 2>&1
 [ "$(grep -c ' running ' "$TMP/status.out")" = 2 ] && ok "status shows two running agents" || { fail "status"; cat "$TMP/status.out" >&2; }
+"$HARNESS" status "$TOPO" --json | grep -c '"state":\s*"running"' | grep -qx 2 && ok "both topologies up side by side" || fail "first topology disturbed"
+"$HARNESS" down "$TOPO" >/dev/null 2>&1 || fail "down of dc1 command"
+[ "$(leftover_ns "$TOPO")" = 0 ] && ok "dc1 command down clean" || fail "namespaces left"
+[ "$(leftover_ns "$T2")" = 3 ] && ok "the other topology is untouched by that down" || fail "down removed the wrong namespaces"
 "$HARNESS" -t "$T2" restart node2_201 >/dev/null 2>&1 && ok "restart" || fail "restart failed"
 "$HARNESS" -t "$T2" logs node2_201 >"$TMP/log.out"
 assert_contains "$TMP/log.out" "Caught: signal=terminated" "restart stopped the agent with SIGTERM"
