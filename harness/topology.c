@@ -2,10 +2,10 @@
  * knows its line and column), checked against the format in docs/topology.md
  * and turned into a struct topology. The whole file is refused at the first
  * problem, with the place, the node and the key it is about; nothing outside
- * the returned structure is touched. */
+ * the returned structure is touched. This file is the format; the YAML values
+ * under it (scalar types, tags, conversion to JSON) are topology_yaml.c's. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,26 +17,11 @@
 #include <yaml.h>
 
 #include "topology.h"
+#include "topology_internal.h"
 
 #define TOPO_MAX_FILE_BYTES (4u << 20)
 #define TOPO_NAME_LEN 20           /* a topology's name prefixes namespace names */
 #define TOPO_NET_NAME_LEN 12       /* "br-" + 12 = 15, the longest interface name */
-#define TOPO_MAX_DEPTH 64          /* nesting inside a config mapping */
-#define TOPO_MAX_VALUES (1u << 20) /* JSON values and argv words, all nodes together */
-#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
-
-struct ld {
-	const char *file;
-	yaml_document_t *doc;
-	unsigned char *tagged;  /* by node index: the scalar had an explicit tag */
-	size_t nnodes;
-	char *err;
-	size_t errlen;
-	char where[64];         /* "node \"x\": " while a node or network is read */
-	int net_line[TOPO_MAX_NETWORKS]; /* where each network is defined */
-	size_t budget;          /* JSON values and argv words still allowed */
-	struct topology *t;
-};
 
 /* What defaults: gives every node. */
 struct defaults {
@@ -52,15 +37,6 @@ struct field {
 	yaml_node_t *k, *v;     /* NULL when the key is absent */
 };
 
-enum sv { SV_NULL, SV_BOOL, SV_NUMBER, SV_STRING };
-
-struct scalar {
-	enum sv type;
-	bool b;
-	double d;
-	char why[160];          /* set when the scalar cannot become a JSON value */
-};
-
 static const char *const kind_names[] = {
 	[TOPO_KIND_CONCLAVE] = "conclave",
 	[TOPO_KIND_SERF] = "serf",
@@ -71,8 +47,7 @@ static const char *const kind_names[] = {
 
 /* ---- messages ---------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static int fail(struct ld *l, const yaml_node_t *at,
-                                                      const char *fmt, ...)
+int topo__fail(struct ld *l, const yaml_node_t *at, const char *fmt, ...)
 {
 	char msg[TOPO_ERR_MAX];
 	va_list ap;
@@ -89,48 +64,9 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ld *l, const yaml_n
 	return -1;
 }
 
-static int oom(struct ld *l)
+int topo__oom(struct ld *l)
 {
-	return fail(l, NULL, "out of memory");
-}
-
-static yaml_node_t *nd(struct ld *l, int i)
-{
-	return yaml_document_get_node(l->doc, i);
-}
-
-static const char *text(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-static bool is_plain(const yaml_node_t *n)
-{
-	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-/* A scalar with an explicit tag, or a collection with a tag other than its
- * own, is read by its tag rather than by the core schema. */
-static bool has_tag(struct ld *l, const yaml_node_t *n)
-{
-	size_t i = (size_t)(n - l->doc->nodes.start);
-	if (n->type == YAML_SCALAR_NODE)
-		return strcmp((const char *)n->tag, YAML_STR_TAG) != 0 ||
-		       (i < l->nnodes && l->tagged[i]);
-	if (n->type == YAML_SEQUENCE_NODE)
-		return strcmp((const char *)n->tag, YAML_SEQ_TAG) != 0;
-	return strcmp((const char *)n->tag, YAML_MAP_TAG) != 0;
-}
-
-/* "!!int" for the standard tags, the full tag otherwise. */
-static void short_tag(const yaml_node_t *n, char *out, size_t cap)
-{
-	const char *tag = (const char *)n->tag;
-	size_t pl = strlen(YAML_TAG_PREFIX);
-	if (strncmp(tag, YAML_TAG_PREFIX, pl) == 0)
-		snprintf(out, cap, "!!%.60s", tag + pl);
-	else
-		snprintf(out, cap, "%.60s", tag);
+	return topo__fail(l, NULL, "out of memory");
 }
 
 /* "a, b, c and d" */
@@ -189,223 +125,19 @@ static void suggest(const char *word, const char *const *w, size_t n, char *out,
 		snprintf(out, cap, " (did you mean \"%s\"?)", pick);
 }
 
-/* ---- scalars ----------------------------------------------------------- */
-
-static bool core_null(const char *s)
-{
-	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-	       !strcmp(s, "NULL");
-}
-
-/* 1 true, 0 false, -1 not a boolean */
-static int core_bool(const char *s)
-{
-	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-		return 1;
-	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-		return 0;
-	return -1;
-}
-
-static int digit_value(char c, int base)
-{
-	int v = c >= '0' && c <= '9' ? c - '0'
-	      : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	      : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	                             : 99;
-	return v < base ? v : -1;
-}
-
-/* Core-schema integers: [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+. 1 with *d,
- * 0 when s is not an integer, -1 (why set) when it is one JSON cannot hold. */
-static int core_int(const char *s, double *d, struct scalar *v)
-{
-	const char *p = s;
-	int base = 10;
-	bool neg = false;
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o')) {
-		base = p[1] == 'x' ? 16 : 8;
-		p += 2;
-	} else if (*p == '-' || *p == '+') {
-		neg = *p == '-';
-		p++;
-	}
-	if (!*p)
-		return 0;
-	const unsigned long long limit = 1ull << 53;
-	unsigned long long n = 0;
-	bool big = false;
-	for (; *p; p++) {
-		int k = digit_value(*p, base);
-		if (k < 0)
-			return 0;
-		if (n > (limit - (unsigned)k) / (unsigned)base)
-			big = true;
-		else
-			n = n * (unsigned)base + (unsigned)k;
-	}
-	if (big) {
-		snprintf(v->why, sizeof(v->why),
-		         "%.40s is too large to be exact in JSON (more than 2^53); quote it to make "
-		         "it a string", s);
-		return -1;
-	}
-	*d = neg ? -(double)n : (double)n;
-	return 1;
-}
-
-/* Core-schema floats: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?, and
- * the infinities and NaN, which JSON has no way to write. Returns as core_int. */
-static int core_float(const char *s, double *d, struct scalar *v)
-{
-	const char *p = s + (*s == '-' || *s == '+');
-	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF") ||
-	    (p == s && (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")))) {
-		snprintf(v->why, sizeof(v->why),
-		         "%s is not a number JSON can hold; quote it to make it a string", s);
-		return -1;
-	}
-	size_t ndig = 0;
-	while (*p >= '0' && *p <= '9')
-		p++, ndig++;
-	if (*p == '.') {
-		size_t frac = 0;
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++, frac++;
-		if (!ndig && !frac)
-			return 0;
-	} else if (!ndig) {
-		return 0;
-	}
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '-' || *p == '+')
-			p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return 0;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p)
-		return 0;
-	errno = 0;
-	*d = strtod(s, NULL);
-	if (!isfinite(*d)) {
-		snprintf(v->why, sizeof(v->why),
-		         "%.40s is out of range for a JSON number; quote it to make it a string", s);
-		return -1;
-	}
-	return 1;
-}
-
-/* Types a scalar: quoted scalars are strings, plain ones resolve by the YAML
- * 1.2 core schema, explicitly tagged ones by their tag. -1 with v->why when
- * the scalar cannot be a JSON value. */
-static int resolve(struct ld *l, const yaml_node_t *n, struct scalar *v)
-{
-	const char *s = text(n);
-	v->why[0] = '\0';
-	v->type = SV_STRING;
-	if (strlen(s) != n->data.scalar.length) {
-		snprintf(v->why, sizeof(v->why), "a NUL character (\\0) is not allowed");
-		return -1;
-	}
-	if (!has_tag(l, n)) {
-		if (!is_plain(n))
-			return 0;
-		if (core_null(s)) {
-			v->type = SV_NULL;
-			return 0;
-		}
-		int b = core_bool(s);
-		if (b >= 0) {
-			v->type = SV_BOOL;
-			v->b = b;
-			return 0;
-		}
-		int r = core_int(s, &v->d, v);
-		if (r == 0)
-			r = core_float(s, &v->d, v);
-		if (r < 0)
-			return -1;
-		if (r > 0)
-			v->type = SV_NUMBER;
-		return 0;
-	}
-	const char *tag = (const char *)n->tag;
-	char st[72];
-	short_tag(n, st, sizeof(st));
-	if (!strcmp(tag, YAML_STR_TAG))
-		return 0;
-	if (!strcmp(tag, YAML_NULL_TAG)) {
-		v->type = SV_NULL;
-		if (core_null(s))
-			return 0;
-	} else if (!strcmp(tag, YAML_BOOL_TAG)) {
-		int b = core_bool(s);
-		v->type = SV_BOOL;
-		v->b = b;
-		if (b >= 0)
-			return 0;
-	} else if (!strcmp(tag, YAML_INT_TAG) || !strcmp(tag, YAML_FLOAT_TAG)) {
-		v->type = SV_NUMBER;
-		int r = core_int(s, &v->d, v);
-		if (r == 0 && !strcmp(tag, YAML_FLOAT_TAG))
-			r = core_float(s, &v->d, v);
-		if (r > 0)
-			return 0;
-		if (r < 0)
-			return -1;
-	} else {
-		snprintf(v->why, sizeof(v->why),
-		         "tag %s is not supported (only !!str, !!int, !!float, !!bool, !!null, !!seq "
-		         "and !!map are)", st);
-		return -1;
-	}
-	snprintf(v->why, sizeof(v->why), "\"%.40s\" is not a valid %s", s, st);
-	return -1;
-}
-
-/* "a mapping", "a string (\"x\")", "a number (5)", ... for type errors. */
-static void describe(struct ld *l, const yaml_node_t *n, char *out, size_t cap)
-{
-	if (n->type == YAML_MAPPING_NODE) {
-		snprintf(out, cap, "a mapping");
-		return;
-	}
-	if (n->type == YAML_SEQUENCE_NODE) {
-		snprintf(out, cap, "a sequence");
-		return;
-	}
-	const char *s = text(n);
-	const char *more = strlen(s) > 40 ? "..." : "";
-	struct scalar v;
-	if (resolve(l, n, &v))
-		snprintf(out, cap, "a scalar (\"%.40s%s\")", s, more);
-	else if (v.type == SV_NULL)
-		snprintf(out, cap, "null");
-	else if (v.type == SV_BOOL)
-		snprintf(out, cap, "a boolean (%s)", s);
-	else if (v.type == SV_NUMBER)
-		snprintf(out, cap, "a number (%.40s)", s);
-	else
-		snprintf(out, cap, "a string (\"%.40s%s\")", s, more);
-}
-
 static int type_error(struct ld *l, const yaml_node_t *n, const char *what, const char *expected)
 {
 	char got[96];
-	describe(l, n, got, sizeof(got));
-	return fail(l, n, "%s: expected %s, got %s", what, expected, got);
+	topo__describe(l, n, got, sizeof(got));
+	return topo__fail(l, n, "%s: expected %s, got %s", what, expected, got);
 }
 
 /* An item of networks or nodes that is not a mapping. */
 static int not_a_mapping(struct ld *l, const yaml_node_t *n, const char *keys)
 {
 	char got[96];
-	describe(l, n, got, sizeof(got));
-	return fail(l, n, "expected a mapping with %s, got %s", keys, got);
+	topo__describe(l, n, got, sizeof(got));
+	return topo__fail(l, n, "expected a mapping with %s, got %s", keys, got);
 }
 
 /* Copies s for a message, its first 40 bytes, control characters as \xNN. */
@@ -422,73 +154,17 @@ static void show(const char *s, char *out, size_t cap)
 	snprintf(out + o, cap - o, "%s", s[i] ? "..." : "");
 }
 
+/* ---- mappings of the format -------------------------------------------- */
+
 /* A string-valued key of the format: any scalar but null, taken as written. */
 static int get_string(struct ld *l, const yaml_node_t *n, const char *what, const char **out)
 {
-	if (n->type != YAML_SCALAR_NODE || (is_plain(n) && !has_tag(l, n) && core_null(text(n))))
+	if (n->type != YAML_SCALAR_NODE || topo__plain_null(l, n))
 		return type_error(l, n, what, "a string");
 	if (strlen(text(n)) != n->data.scalar.length)
-		return fail(l, n, "%s: a NUL character (\\0) is not allowed", what);
+		return topo__fail(l, n, "%s: a NUL character (\\0) is not allowed", what);
 	*out = text(n);
 	return 0;
-}
-
-/* ---- mappings of the format -------------------------------------------- */
-
-/* Sorts a mapping's pairs by key to find a repeated one in O(n log n). */
-struct keyref {
-	const yaml_node_t *k;
-	size_t order;
-};
-
-static int keyref_cmp(const void *a, const void *b)
-{
-	const struct keyref *x = a, *y = b;
-	int c = strcmp(text(x->k), text(y->k));
-	if (c)
-		return c;
-	return x->order < y->order ? -1 : x->order > y->order;
-}
-
-/* Every key a scalar, none twice. */
-static int check_keys(struct ld *l, yaml_node_t *map, const char *what)
-{
-	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *k = nd(l, map->data.mapping.pairs.start[i].key);
-		if (k->type != YAML_SCALAR_NODE) {
-			char got[96];
-			describe(l, k, got, sizeof(got));
-			return fail(l, k, "%s: keys must be scalars, got %s", what, got);
-		}
-		if (strlen(text(k)) != k->data.scalar.length)
-			return fail(l, k, "%s: a NUL character (\\0) is not allowed in a key", what);
-	}
-	if (n < 2)
-		return 0;
-	struct keyref *r = malloc(n * sizeof(*r));
-	if (!r)
-		return oom(l);
-	for (size_t i = 0; i < n; i++) {
-		r[i].k = nd(l, map->data.mapping.pairs.start[i].key);
-		r[i].order = i;
-	}
-	qsort(r, n, sizeof(*r), keyref_cmp);
-	/* equal keys sort in file order: name the earliest repeat, and its first */
-	const struct keyref *first = NULL, *dup = NULL;
-	for (size_t i = 1; i < n; i++) {
-		if (strcmp(text(r[i - 1].k), text(r[i].k)) == 0 && (!dup || r[i].order < dup->order)) {
-			first = &r[i - 1];
-			dup = &r[i];
-		}
-	}
-	int rc = 0;
-	if (dup)
-		rc = fail(l, dup->k, "%s: duplicate key \"%.64s\" (first at %zu:%zu)", what,
-		          text(dup->k), first->k->start_mark.line + 1,
-		          first->k->start_mark.column + 1);
-	free(r);
-	return rc;
 }
 
 /* Reads a mapping of the format into fields: unknown and repeated keys are
@@ -505,11 +181,11 @@ static int read_fields(struct ld *l, yaml_node_t *map, const char *what, struct 
 		yaml_node_t *k = nd(l, p->key), *v = nd(l, p->value);
 		if (k->type != YAML_SCALAR_NODE) {
 			char got[96];
-			describe(l, k, got, sizeof(got));
-			return fail(l, k, "%s%skeys must be scalars, got %s", what, sep, got);
+			topo__describe(l, k, got, sizeof(got));
+			return topo__fail(l, k, "%s%skeys must be scalars, got %s", what, sep, got);
 		}
 		if (strlen(text(k)) != k->data.scalar.length)
-			return fail(l, k, "%s%sa NUL character (\\0) is not allowed in a key", what, sep);
+			return topo__fail(l, k, "%s%sa NUL character (\\0) is not allowed in a key", what, sep);
 		size_t i = 0;
 		while (i < nf && strcmp(f[i].key, text(k)) != 0)
 			i++;
@@ -517,12 +193,12 @@ static int read_fields(struct ld *l, yaml_node_t *map, const char *what, struct 
 			char allowed[128], hint[64];
 			list_words(names, nf, allowed, sizeof(allowed));
 			suggest(text(k), names, nf, hint, sizeof(hint));
-			return fail(l, k, "%s%sunknown key \"%.64s\"%s; allowed keys are %s", what, sep,
-			            text(k), hint, allowed);
+			return topo__fail(l, k, "%s%sunknown key \"%.64s\"%s; allowed keys are %s", what, sep,
+			                  text(k), hint, allowed);
 		}
 		if (f[i].k)
-			return fail(l, k, "%s%sduplicate key \"%s\" (first at %zu:%zu)", what, sep,
-			            f[i].key, f[i].k->start_mark.line + 1, f[i].k->start_mark.column + 1);
+			return topo__fail(l, k, "%s%sduplicate key \"%s\" (first at %zu:%zu)", what, sep,
+			                  f[i].key, f[i].k->start_mark.line + 1, f[i].k->start_mark.column + 1);
 		f[i].k = k;
 		f[i].v = v;
 	}
@@ -545,117 +221,13 @@ static yaml_node_t *peek(struct ld *l, yaml_node_t *map, const char *key)
 
 /* ---- config: YAML to JSON ---------------------------------------------- */
 
+/* What each node's copy of defaults.config takes from the value budget. */
 static size_t json_count(const cJSON *j)
 {
 	size_t n = 1;
 	for (const cJSON *c = j->child; c; c = c->next)
 		n += json_count(c);
 	return n;
-}
-
-static int spend(struct ld *l, const yaml_node_t *at, size_t n)
-{
-	if (n > l->budget)
-		return fail(l, at, "the configs and commands of all nodes add up to more than %u "
-		                   "values (an alias used too often?)", TOPO_MAX_VALUES);
-	l->budget -= n;
-	return 0;
-}
-
-static cJSON *to_json(struct ld *l, yaml_node_t *n, char *path, size_t plen, int depth);
-
-static cJSON *seq_to_json(struct ld *l, yaml_node_t *n, char *path, size_t plen, int depth)
-{
-	cJSON *arr = cJSON_CreateArray();
-	if (!arr) {
-		oom(l);
-		return NULL;
-	}
-	size_t i = 0;
-	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-	     it++, i++) {
-		snprintf(path + plen, 256 - plen, "[%zu]", i);
-		cJSON *c = to_json(l, nd(l, *it), path, strlen(path), depth + 1);
-		path[plen] = '\0';
-		if (!c || !cJSON_AddItemToArray(arr, c)) {
-			if (c)
-				oom(l);
-			cJSON_Delete(c);
-			cJSON_Delete(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-static cJSON *map_to_json(struct ld *l, yaml_node_t *n, char *path, size_t plen, int depth)
-{
-	if (check_keys(l, n, path))
-		return NULL;
-	cJSON *obj = cJSON_CreateObject();
-	if (!obj) {
-		oom(l);
-		return NULL;
-	}
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = nd(l, p->key);
-		if (is_plain(k) && !has_tag(l, k) && strcmp(text(k), "<<") == 0) {
-			fail(l, k, "%s: merge keys (<<) are not supported; put settings every node "
-			           "shares in defaults.config", path);
-			cJSON_Delete(obj);
-			return NULL;
-		}
-		snprintf(path + plen, 256 - plen, ".%s", text(k));
-		cJSON *c = to_json(l, nd(l, p->value), path, strlen(path), depth + 1);
-		path[plen] = '\0';
-		if (!c || !cJSON_AddItemToObject(obj, text(k), c)) {
-			if (c)
-				oom(l);
-			cJSON_Delete(c);
-			cJSON_Delete(obj);
-			return NULL;
-		}
-	}
-	return obj;
-}
-
-/* path (a 256-byte buffer) names the value in messages: "config.ports.http". */
-static cJSON *to_json(struct ld *l, yaml_node_t *n, char *path, size_t plen, int depth)
-{
-	if (depth > TOPO_MAX_DEPTH) {
-		size_t cut = plen; /* the path is long by now: its start is enough */
-		if (cut > 40)
-			for (cut = 40; cut && path[cut] != '.' && path[cut] != '['; cut--)
-				;
-		fail(l, n, "%.*s%s: nested deeper than %d levels (an alias that contains itself?)",
-		     (int)cut, path, cut < plen ? "..." : "", TOPO_MAX_DEPTH);
-		return NULL;
-	}
-	if (spend(l, n, 1))
-		return NULL;
-	if (n->type != YAML_SCALAR_NODE && has_tag(l, n)) {
-		char st[72];
-		short_tag(n, st, sizeof(st));
-		fail(l, n, "%s: tag %s is not supported (only !!str, !!int, !!float, !!bool, !!null, "
-		           "!!seq and !!map are)", path, st);
-		return NULL;
-	}
-	if (n->type == YAML_SEQUENCE_NODE)
-		return seq_to_json(l, n, path, plen, depth);
-	if (n->type == YAML_MAPPING_NODE)
-		return map_to_json(l, n, path, plen, depth);
-	struct scalar v;
-	if (resolve(l, n, &v)) {
-		fail(l, n, "%s: %s", path, v.why);
-		return NULL;
-	}
-	cJSON *j = v.type == SV_NULL     ? cJSON_CreateNull()
-	         : v.type == SV_BOOL     ? cJSON_CreateBool(v.b)
-	         : v.type == SV_NUMBER   ? cJSON_CreateNumber(v.d)
-	                                 : cJSON_CreateString(text(n));
-	if (!j)
-		oom(l);
-	return j;
 }
 
 /* A config: mapping as a JSON object. what is "config" or "defaults.config". */
@@ -665,38 +237,7 @@ static cJSON *read_config(struct ld *l, yaml_node_t *n, const char *what)
 		type_error(l, n, what, "a mapping");
 		return NULL;
 	}
-	char path[256];
-	snprintf(path, sizeof(path), "%s", what);
-	return to_json(l, n, path, strlen(path), 1);
-}
-
-/* Objects merge key by key; anything else from src replaces. Takes src. */
-static int merge(cJSON *dst, cJSON *src)
-{
-	int rc = 0;
-	while (!rc && src->child) {
-		cJSON *it = cJSON_DetachItemViaPointer(src, src->child);
-		cJSON *cur = cJSON_GetObjectItemCaseSensitive(dst, it->string);
-		if (cur && cJSON_IsObject(cur) && cJSON_IsObject(it)) {
-			rc = merge(cur, it);
-			continue;
-		}
-		bool ok;
-		if (cur) {
-			ok = cJSON_ReplaceItemViaPointer(dst, cur, it);
-		} else {
-			/* the key is copied: cJSON frees the item's own when it adds it */
-			char *key = strdup(it->string);
-			ok = key && cJSON_AddItemToObject(dst, key, it);
-			free(key);
-		}
-		if (!ok) {
-			cJSON_Delete(it);
-			rc = -1;
-		}
-	}
-	cJSON_Delete(src);
-	return rc;
+	return topo__to_json(l, n, what);
 }
 
 /* ---- the parts of the format ------------------------------------------- */
@@ -737,8 +278,8 @@ static int read_kind(struct ld *l, yaml_node_t *n, const char *what, enum topo_k
 	}
 	char hint[64];
 	suggest(s, kind_names, NKINDS, hint, sizeof(hint));
-	return fail(l, n, "%s: unknown kind \"%.40s\"%s; kinds are conclave, serf, etcd and command",
-	            what, s, hint);
+	return topo__fail(l, n, "%s: unknown kind \"%.40s\"%s; kinds are conclave, serf, etcd and "
+	                        "command", what, s, hint);
 }
 
 static int read_command(struct ld *l, yaml_node_t *n, const char *what, char ***argv, size_t *argc)
@@ -747,12 +288,12 @@ static int read_command(struct ld *l, yaml_node_t *n, const char *what, char ***
 		return type_error(l, n, what, "a sequence of strings such as [sleep, infinity]");
 	size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (len == 0)
-		return fail(l, n, "%s: must not be empty: it is the program and its arguments", what);
-	if (spend(l, n, len))
+		return topo__fail(l, n, "%s: must not be empty: it is the program and its arguments", what);
+	if (topo__spend(l, n, len))
 		return -1;
 	char **a = calloc(len + 1, sizeof(*a));
 	if (!a)
-		return oom(l);
+		return topo__oom(l);
 	for (size_t i = 0; i < len; i++) {
 		yaml_node_t *w = nd(l, n->data.sequence.items.start[i]);
 		char item[64];
@@ -764,11 +305,11 @@ static int read_command(struct ld *l, yaml_node_t *n, const char *what, char ***
 		}
 		if (i == 0 && !*s) {
 			free_argv(a);
-			return fail(l, w, "%s: the program (item #1) must not be empty", what);
+			return topo__fail(l, w, "%s: the program (item #1) must not be empty", what);
 		}
 		if (!(a[i] = strdup(s))) {
 			free_argv(a);
-			return oom(l);
+			return topo__oom(l);
 		}
 	}
 	*argv = a;
@@ -838,29 +379,29 @@ static int read_network(struct ld *l, yaml_node_t *n, size_t idx)
 
 	const char *name = NULL;
 	if (!f[0].v)
-		return fail(l, n, "\"name\" is required (such as name: lan)");
+		return topo__fail(l, n, "\"name\" is required (such as name: lan)");
 	if (get_string(l, f[0].v, "name", &name))
 		return -1;
 	size_t len = strlen(name);
 	int bad = net_name_problem(name);
 	if (bad == 1)
-		return fail(l, f[0].v, "name must not be empty");
+		return topo__fail(l, f[0].v, "name must not be empty");
 	if (bad == 2)
-		return fail(l, f[0].v, "name \"%.40s\" is %zu characters, more than %d: the bridge "
-		                       "\"br-<name>\" must fit in 15", name, len, TOPO_NET_NAME_LEN);
+		return topo__fail(l, f[0].v, "name \"%.40s\" is %zu characters, more than %d: the bridge "
+		                             "\"br-<name>\" must fit in 15", name, len, TOPO_NET_NAME_LEN);
 	if (bad)
-		return fail(l, f[0].v, "name \"%s\" must match ^[a-z0-9][a-z0-9_-]*$ (lower-case "
-		                       "letters, digits, '_' and '-')", name);
+		return topo__fail(l, f[0].v, "name \"%s\" must match ^[a-z0-9][a-z0-9_-]*$ (lower-case "
+		                             "letters, digits, '_' and '-')", name);
 	for (size_t i = 0; i < idx; i++)
 		if (strcmp(t->networks[i].name, name) == 0)
-			return fail(l, f[0].v, "name \"%s\" is already the name of network #%zu (line "
-			                       "%d)", name, i + 1, l->net_line[i]);
+			return topo__fail(l, f[0].v, "name \"%s\" is already the name of network #%zu (line "
+			                             "%d)", name, i + 1, l->net_line[i]);
 	memcpy(net->name, name, len + 1);
 	snprintf(net->bridge, sizeof(net->bridge), "br-%s", name);
 
 	const char *sub = NULL;
 	if (!f[1].v)
-		return fail(l, n, "\"subnet\" is required (an IPv4 subnet such as 51.6.196.0/24)");
+		return topo__fail(l, n, "\"subnet\" is required (an IPv4 subnet such as 51.6.196.0/24)");
 	if (get_string(l, f[1].v, "subnet", &sub))
 		return -1;
 	uint32_t a;
@@ -873,15 +414,15 @@ static int read_network(struct ld *l, yaml_node_t *n, size_t idx)
 			prefix = (int)p;
 	}
 	if (prefix < 0)
-		return fail(l, f[1].v, "subnet: \"%.40s\" is not an IPv4 subnet in CIDR form such as "
-		                       "51.6.196.0/24", sub);
+		return topo__fail(l, f[1].v, "subnet: \"%.40s\" is not an IPv4 subnet in CIDR form such as "
+		                             "51.6.196.0/24", sub);
 	if (prefix < 8 || prefix > 30)
-		return fail(l, f[1].v, "subnet: prefix /%d is out of range: use /8 to /30 (a network "
-		                       "needs room for two hosts)", prefix);
+		return topo__fail(l, f[1].v, "subnet: prefix /%d is out of range: use /8 to /30 (a network "
+		                             "needs room for two hosts)", prefix);
 	uint32_t mask = prefix_mask(prefix);
 	if (a & ~mask)
-		return fail(l, f[1].v, "subnet: %s has host bits set; the network is %s/%d", sub,
-		            topo_ip_str(a & mask, buf), prefix);
+		return topo__fail(l, f[1].v, "subnet: %s has host bits set; the network is %s/%d", sub,
+		                  topo_ip_str(a & mask, buf), prefix);
 	net->subnet = a;
 	net->prefix = prefix;
 	l->net_line[idx] = (int)n->start_mark.line + 1;
@@ -889,9 +430,9 @@ static int read_network(struct ld *l, yaml_node_t *n, size_t idx)
 		const struct topo_network *o = &t->networks[i];
 		uint32_t m = prefix_mask(o->prefix < prefix ? o->prefix : prefix);
 		if ((o->subnet & m) == (a & m))
-			return fail(l, f[1].v, "subnet: %s/%d overlaps network \"%s\" (%s/%d, line %d)",
-			            topo_ip_str(a, buf), prefix, o->name, topo_ip_str(o->subnet, buf2),
-			            o->prefix, l->net_line[i]);
+			return topo__fail(l, f[1].v, "subnet: %s/%d overlaps network \"%s\" (%s/%d, line %d)",
+			                  topo_ip_str(a, buf), prefix, o->name, topo_ip_str(o->subnet, buf2),
+			                  o->prefix, l->net_line[i]);
 	}
 	l->where[0] = '\0';
 	return 0;
@@ -904,12 +445,12 @@ static int read_networks(struct ld *l, yaml_node_t *n)
 		                                    "[{ name: lan, subnet: 51.6.196.0/24 }]");
 	size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (len == 0)
-		return fail(l, n, "networks: must list at least one network");
+		return topo__fail(l, n, "networks: must list at least one network");
 	if (len > TOPO_MAX_NETWORKS)
-		return fail(l, n, "networks: %zu networks, more than the %d a topology may have", len,
-		            TOPO_MAX_NETWORKS);
+		return topo__fail(l, n, "networks: %zu networks, more than the %d a topology may have", len,
+		                  TOPO_MAX_NETWORKS);
 	if (!(l->t->networks = calloc(len, sizeof(*l->t->networks))))
-		return oom(l);
+		return topo__oom(l);
 	for (size_t i = 0; i < len; i++) {
 		if (read_network(l, nd(l, n->data.sequence.items.start[i]), i))
 			return -1;
@@ -968,27 +509,27 @@ static int read_name(struct ld *l, yaml_node_t *v, size_t idx)
 	if (get_string(l, v, "name", &name))
 		return -1;
 	if (!*name)
-		return fail(l, v, "name must not be empty");
+		return topo__fail(l, v, "name must not be empty");
 	const char *why = ifname_problem(name);
 	if (why) {
 		char shown[TOPO_IFNAME_MAX * 4 + 8];
 		show(name, shown, sizeof(shown));
-		return fail(l, v, "name \"%s\" %s", shown, why);
+		return topo__fail(l, v, "name \"%s\" %s", shown, why);
 	}
 	if (!strcmp(name, "fabric"))
-		return fail(l, v, "name \"fabric\" is reserved: the harness's namespace that holds "
-		                  "the bridges has it");
+		return topo__fail(l, v, "name \"fabric\" is reserved: the harness's namespace that holds "
+		                        "the bridges has it");
 	if (!strcmp(name, "lo"))
-		return fail(l, v, "name \"lo\" is reserved: it is the fabric namespace's loopback "
-		                  "interface");
+		return topo__fail(l, v, "name \"lo\" is reserved: it is the fabric namespace's loopback "
+		                        "interface");
 	for (size_t i = 0; i < t->nnetworks; i++)
 		if (!strcmp(name, t->networks[i].bridge))
-			return fail(l, v, "name \"%s\" is the bridge of network \"%s\" in the fabric "
-			                  "namespace; pick another", name, t->networks[i].name);
+			return topo__fail(l, v, "name \"%s\" is the bridge of network \"%s\" in the fabric "
+			                        "namespace; pick another", name, t->networks[i].name);
 	for (size_t i = 0; i < idx; i++)
 		if (!strcmp(name, t->nodes[i].name))
-			return fail(l, v, "name \"%s\" is already the name of the node at line %d", name,
-			            t->nodes[i].line);
+			return topo__fail(l, v, "name \"%s\" is already the name of the node at line %d", name,
+			                  t->nodes[i].line);
 	memcpy(t->nodes[idx].name, name, strlen(name) + 1);
 	return 0;
 }
@@ -1003,12 +544,12 @@ static int read_addresses(struct ld *l, yaml_node_t *n, size_t idx)
 		                                     "{ lan: 51.6.196.10 }");
 	size_t len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	if (len == 0)
-		return fail(l, n, "addresses: must give an address on at least one network, such as "
-		                  "{ lan: 51.6.196.10 }");
-	if (check_keys(l, n, "addresses"))
+		return topo__fail(l, n, "addresses: must give an address on at least one network, such as "
+		                        "{ lan: 51.6.196.10 }");
+	if (topo__check_keys(l, n, "addresses"))
 		return -1;
 	if (!(node->ifaces = calloc(len, sizeof(*node->ifaces))))
-		return oom(l);
+		return topo__oom(l);
 	for (size_t j = 0; j < len; j++) {
 		yaml_node_pair_t *p = &n->data.mapping.pairs.start[j];
 		yaml_node_t *k = nd(l, p->key), *v = nd(l, p->value);
@@ -1022,8 +563,8 @@ static int read_addresses(struct ld *l, yaml_node_t *n, size_t idx)
 				names[i] = t->networks[i].name;
 			list_words(names, t->nnetworks, list, sizeof(list));
 			suggest(text(k), names, t->nnetworks, hint, sizeof(hint));
-			return fail(l, k, "addresses: \"%.40s\" is not a network of this topology%s; "
-			                  "its networks are %s", text(k), hint, list);
+			return topo__fail(l, k, "addresses: \"%.40s\" is not a network of this topology%s; "
+			                        "its networks are %s", text(k), hint, list);
 		}
 		const struct topo_network *nw = &t->networks[net];
 		const char *s = NULL;
@@ -1032,28 +573,28 @@ static int read_addresses(struct ld *l, yaml_node_t *n, size_t idx)
 			return -1;
 		const char *e = parse_ipv4(s, &a);
 		if (!e || *e)
-			return fail(l, v, "addresses: \"%.40s\" is not an IPv4 address%s", s,
-			            e && *e == '/' ? " (give the address alone: the prefix is the "
-			                             "network's)" : "");
+			return topo__fail(l, v, "addresses: \"%.40s\" is not an IPv4 address%s", s,
+			                  e && *e == '/' ? " (give the address alone: the prefix is the "
+			                                   "network's)" : "");
 		uint32_t mask = prefix_mask(nw->prefix);
 		if ((a & mask) != nw->subnet)
-			return fail(l, v, "addresses: %s is outside network \"%s\" (%s/%d)", s, nw->name,
-			            topo_ip_str(nw->subnet, buf), nw->prefix);
+			return topo__fail(l, v, "addresses: %s is outside network \"%s\" (%s/%d)", s, nw->name,
+			                  topo_ip_str(nw->subnet, buf), nw->prefix);
 		if (a == nw->subnet)
-			return fail(l, v, "addresses: %s is the network address of network \"%s\" "
-			                  "(%s/%d), not a host address", s, nw->name,
-			            topo_ip_str(nw->subnet, buf), nw->prefix);
+			return topo__fail(l, v, "addresses: %s is the network address of network \"%s\" "
+			                        "(%s/%d), not a host address", s, nw->name,
+			                  topo_ip_str(nw->subnet, buf), nw->prefix);
 		if (a == (nw->subnet | ~mask))
-			return fail(l, v, "addresses: %s is the broadcast address of network \"%s\" "
-			                  "(%s/%d), not a host address", s, nw->name,
-			            topo_ip_str(nw->subnet, buf), nw->prefix);
+			return topo__fail(l, v, "addresses: %s is the broadcast address of network \"%s\" "
+			                        "(%s/%d), not a host address", s, nw->name,
+			                  topo_ip_str(nw->subnet, buf), nw->prefix);
 		for (size_t i = 0; i <= idx; i++) {
 			const struct topo_node *o = &t->nodes[i];
 			size_t m = i == idx ? j : o->nifaces;
 			for (size_t q = 0; q < m; q++)
 				if (o->ifaces[q].addr == a)
-					return fail(l, v, "addresses: %s is already the address of node \"%s\" "
-					                  "(line %d)", topo_ip_str(a, buf2), o->name, o->line);
+					return topo__fail(l, v, "addresses: %s is already the address of node \"%s\" "
+					                        "(line %d)", topo_ip_str(a, buf2), o->name, o->line);
 		}
 		node->ifaces[j].network = net;
 		node->ifaces[j].addr = a;
@@ -1083,7 +624,7 @@ static int read_node(struct ld *l, yaml_node_t *n, size_t idx, const struct defa
 		return -1;
 	node->line = (int)n->start_mark.line + 1;
 	if (!f[0].v)
-		return fail(l, n, "\"name\" is required (such as name: node1)");
+		return topo__fail(l, n, "\"name\" is required (such as name: node1)");
 	if (read_name(l, f[0].v, idx))
 		return -1;
 
@@ -1092,25 +633,25 @@ static int read_node(struct ld *l, yaml_node_t *n, size_t idx, const struct defa
 		return -1;
 	if (f[4].v) {
 		if (node->kind != TOPO_KIND_COMMAND)
-			return fail(l, f[4].v, "command: only nodes of kind command take a command (this "
-			                       "node is kind %s)", kind_names[node->kind]);
+			return topo__fail(l, f[4].v, "command: only nodes of kind command take a command (this "
+			                             "node is kind %s)", kind_names[node->kind]);
 		if (read_command(l, f[4].v, "command", &node->command, &node->ncommand))
 			return -1;
 	} else if (node->kind == TOPO_KIND_COMMAND) {
 		if (!d->command)
-			return fail(l, f[1].v ? f[1].v : n, "kind command needs a command (a sequence "
-			                                    "such as [sleep, infinity]), on the node or in "
-			                                    "defaults");
-		if (spend(l, n, d->ncommand))
+			return topo__fail(l, f[1].v ? f[1].v : n, "kind command needs a command (a "
+			                                          "sequence such as [sleep, infinity]), on "
+			                                          "the node or in defaults");
+		if (topo__spend(l, n, d->ncommand))
 			return -1;
 		if (!(node->command = copy_argv(d->command, d->ncommand)))
-			return oom(l);
+			return topo__oom(l);
 		node->ncommand = d->ncommand;
 	}
 
 	if (!f[2].v)
-		return fail(l, n, "\"addresses\" is required (a mapping of network to IPv4 address, "
-		                  "such as addresses: { lan: 51.6.196.10 })");
+		return topo__fail(l, n, "\"addresses\" is required (a mapping of network to IPv4 address, "
+		                        "such as addresses: { lan: 51.6.196.10 })");
 	if (read_addresses(l, f[2].v, idx))
 		return -1;
 
@@ -1118,7 +659,7 @@ static int read_node(struct ld *l, yaml_node_t *n, size_t idx, const struct defa
 	if (f[3].v && !(own = read_config(l, f[3].v, "config")))
 		return -1;
 	if (d->config) {
-		if (spend(l, n, d->config_values)) {
+		if (topo__spend(l, n, d->config_values)) {
 			cJSON_Delete(own);
 			return -1;
 		}
@@ -1128,10 +669,10 @@ static int read_node(struct ld *l, yaml_node_t *n, size_t idx, const struct defa
 	}
 	if (!node->config) {
 		cJSON_Delete(own);
-		return oom(l);
+		return topo__oom(l);
 	}
-	if (own && merge(node->config, own))
-		return oom(l);
+	if (own && topo__merge(node->config, own))
+		return topo__oom(l);
 	l->where[0] = '\0';
 	return 0;
 }
@@ -1143,12 +684,12 @@ static int read_nodes(struct ld *l, yaml_node_t *n, const struct defaults *d)
 		                                 "[{ name: node1, addresses: { lan: 51.6.196.10 } }]");
 	size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (len == 0)
-		return fail(l, n, "nodes: must list at least one node");
+		return topo__fail(l, n, "nodes: must list at least one node");
 	if (len > TOPO_MAX_NODES)
-		return fail(l, n, "nodes: %zu nodes, more than the %d a topology may have", len,
-		            TOPO_MAX_NODES);
+		return topo__fail(l, n, "nodes: %zu nodes, more than the %d a topology may have", len,
+		                  TOPO_MAX_NODES);
 	if (!(l->t->nodes = calloc(len, sizeof(*l->t->nodes))))
-		return oom(l);
+		return topo__oom(l);
 	for (size_t i = 0; i < len; i++) {
 		l->t->nnodes++; /* so topology_free sees what the node holds, even half read */
 		if (read_node(l, nd(l, n->data.sequence.items.start[i]), i, d))
@@ -1169,26 +710,27 @@ static int read_topology(struct ld *l, yaml_node_t *root)
 
 	const char *name = NULL;
 	if (!f[0].v)
-		return fail(l, root, "top level: \"name\" is required (the topology's name, such as "
-		                     "name: dc1)");
+		return topo__fail(l, root, "top level: \"name\" is required (the topology's name, such as "
+		                           "name: dc1)");
 	if (get_string(l, f[0].v, "name", &name))
 		return -1;
 	size_t len = strlen(name);
 	if (!len)
-		return fail(l, f[0].v, "name must not be empty");
+		return topo__fail(l, f[0].v, "name must not be empty");
 	if (len > TOPO_NAME_LEN)
-		return fail(l, f[0].v, "name \"%.40s\" is %zu characters, more than %d: it prefixes "
-		                       "the names of the network namespaces", name, len, TOPO_NAME_LEN);
+		return topo__fail(l, f[0].v, "name \"%.40s\" is %zu characters, more than %d: it "
+		                             "prefixes the names of the network namespaces", name, len,
+		                  TOPO_NAME_LEN);
 	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") < 1 ||
 	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != len)
-		return fail(l, f[0].v, "name \"%s\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]*$ (letters, "
-		                       "digits, '_', '.' and '-')", name);
+		return topo__fail(l, f[0].v, "name \"%s\" must match ^[A-Za-z0-9][A-Za-z0-9_.-]*$ "
+		                             "(letters, digits, '_', '.' and '-')", name);
 	if (!(t->name = strdup(name)))
-		return oom(l);
+		return topo__oom(l);
 
 	if (!f[2].v)
-		return fail(l, root, "top level: \"networks\" is required (such as networks: "
-		                     "[{ name: lan, subnet: 51.6.196.0/24 }])");
+		return topo__fail(l, root, "top level: \"networks\" is required (such as networks: "
+		                           "[{ name: lan, subnet: 51.6.196.0/24 }])");
 	if (read_networks(l, f[2].v))
 		return -1;
 
@@ -1197,8 +739,8 @@ static int read_topology(struct ld *l, yaml_node_t *root)
 	if (f[1].v)
 		rc = read_defaults(l, f[1].v, &d);
 	if (!rc && !f[3].v)
-		rc = fail(l, root, "top level: \"nodes\" is required (such as nodes: "
-		                   "[{ name: node1, addresses: { lan: 51.6.196.10 } }])");
+		rc = topo__fail(l, root, "top level: \"nodes\" is required (such as nodes: "
+		                         "[{ name: node1, addresses: { lan: 51.6.196.10 } }])");
 	if (!rc)
 		rc = read_nodes(l, f[3].v, &d);
 	cJSON_Delete(d.config);
@@ -1206,73 +748,7 @@ static int read_topology(struct ld *l, yaml_node_t *root)
 	return rc;
 }
 
-/* ---- YAML -------------------------------------------------------------- */
-
-static int yaml_error(struct ld *l, const yaml_parser_t *p, const char *buf, size_t len)
-{
-	if (p->error == YAML_MEMORY_ERROR)
-		return fail(l, NULL, "out of memory reading YAML");
-	const char *problem = p->problem ? p->problem : "unknown error";
-	if (p->error == YAML_READER_ERROR) {
-		/* the reader gives a byte offset, not a mark */
-		size_t line = 1, col = 1;
-		for (size_t i = 0; i < p->problem_offset && i < len; i++) {
-			if (buf[i] == '\n') {
-				line++;
-				col = 1;
-			} else if (((unsigned char)buf[i] & 0xC0) != 0x80) {
-				col++;
-			}
-		}
-		char val[32] = "";
-		if (p->problem_value != -1)
-			snprintf(val, sizeof(val), " (0x%02X)", (unsigned)p->problem_value);
-		snprintf(l->err, l->errlen, "%s:%zu:%zu: invalid YAML: %s%s", l->file, line, col,
-		         problem, val);
-		return -1;
-	}
-	char ctx[128] = "";
-	if (p->context)
-		snprintf(ctx, sizeof(ctx), " (%s started at %zu:%zu)", p->context,
-		         p->context_mark.line + 1, p->context_mark.column + 1);
-	snprintf(l->err, l->errlen, "%s:%zu:%zu: invalid YAML: %s%s", l->file,
-	         p->problem_mark.line + 1, p->problem_mark.column + 1, problem, ctx);
-	return -1;
-}
-
-/* Which scalars carry an explicit tag: the document API gives "!!str 5" and a
- * plain 5 the same tag, so the events are read once more to tell them apart.
- * Nodes are numbered in the order of their events, aliases aside. */
-static int find_tags(struct ld *l, const char *buf, size_t len)
-{
-	if (!(l->tagged = calloc(l->nnodes ? l->nnodes : 1, 1)))
-		return oom(l);
-	yaml_parser_t p;
-	if (!yaml_parser_initialize(&p))
-		return oom(l);
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	size_t i = 0;
-	int rc = 0;
-	for (;;) {
-		yaml_event_t e;
-		if (!yaml_parser_parse(&p, &e)) {
-			rc = yaml_error(l, &p, buf, len);
-			break;
-		}
-		yaml_event_type_t type = e.type;
-		if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT ||
-		    type == YAML_MAPPING_START_EVENT) {
-			if (type == YAML_SCALAR_EVENT && e.data.scalar.tag && i < l->nnodes)
-				l->tagged[i] = 1;
-			i++;
-		}
-		yaml_event_delete(&e);
-		if (type == YAML_DOCUMENT_END_EVENT || type == YAML_STREAM_END_EVENT)
-			break;
-	}
-	yaml_parser_delete(&p);
-	return rc;
-}
+/* ---- the public functions ---------------------------------------------- */
 
 int topology_load_buffer(const char *name, const char *buf, size_t len, struct topology **out,
                          char *err, size_t errlen)
@@ -1286,16 +762,16 @@ int topology_load_buffer(const char *name, const char *buf, size_t len, struct t
 	l.err[0] = '\0';
 	*out = NULL;
 	if (len > TOPO_MAX_FILE_BYTES)
-		return fail(&l, NULL, "the file is %zu bytes, more than the %u MiB a topology file may "
-		                      "have", len, TOPO_MAX_FILE_BYTES >> 20);
+		return topo__fail(&l, NULL, "the file is %zu bytes, more than the %u MiB a topology "
+		                            "file may have", len, TOPO_MAX_FILE_BYTES >> 20);
 
 	yaml_parser_t p;
 	yaml_document_t doc, extra;
 	if (!yaml_parser_initialize(&p))
-		return oom(&l);
+		return topo__oom(&l);
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&p, &doc)) {
-		yaml_error(&l, &p, buf, len);
+		topo__yaml_error(&l, &p, buf, len);
 		yaml_parser_delete(&p);
 		return -1;
 	}
@@ -1303,24 +779,24 @@ int topology_load_buffer(const char *name, const char *buf, size_t len, struct t
 	int rc = 0;
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
 	if (!root) {
-		rc = fail(&l, NULL, "the file is empty: a topology needs name, networks and nodes");
+		rc = topo__fail(&l, NULL, "the file is empty: a topology needs name, networks and nodes");
 	} else if (!yaml_parser_load(&p, &extra)) {
-		rc = yaml_error(&l, &p, buf, len);
+		rc = topo__yaml_error(&l, &p, buf, len);
 	} else {
 		yaml_node_t *r2 = yaml_document_get_root_node(&extra);
 		if (r2)
-			rc = fail(&l, r2, "a second YAML document: a topology file holds exactly one");
+			rc = topo__fail(&l, r2, "a second YAML document: a topology file holds exactly one");
 		yaml_document_delete(&extra);
 	}
 	yaml_parser_delete(&p);
 
 	if (!rc) {
 		l.nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
-		rc = find_tags(&l, buf, len);
+		rc = topo__find_tags(&l, buf, len);
 	}
 	if (!rc) {
 		if (!(l.t = calloc(1, sizeof(*l.t))) || !(l.t->path = strdup(name)))
-			rc = oom(&l);
+			rc = topo__oom(&l);
 		else
 			rc = read_topology(&l, root);
 	}
@@ -1340,19 +816,19 @@ int topology_load_file(const char *path, struct topology **out, char *err, size_
 	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(&l, NULL, "cannot read topology file: %s", strerror(errno));
+		return topo__fail(&l, NULL, "cannot read topology file: %s", strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(&l, NULL, "cannot read topology file: %s", S_ISDIR(st.st_mode)
-		                                                       ? "it is a directory"
-		                                                       : "it is not a regular file");
+		return topo__fail(&l, NULL, "cannot read topology file: %s", S_ISDIR(st.st_mode)
+		                                                             ? "it is a directory"
+		                                                             : "it is not a regular file");
 	}
 	size_t cap = TOPO_MAX_FILE_BYTES + 1, len = 0;
 	char *buf = malloc(cap);
 	if (!buf) {
 		close(fd);
-		return oom(&l);
+		return topo__oom(&l);
 	}
 	for (;;) {
 		ssize_t n = read(fd, buf + len, cap - len);
@@ -1362,7 +838,7 @@ int topology_load_file(const char *path, struct topology **out, char *err, size_
 			int e = errno;
 			free(buf);
 			close(fd);
-			return fail(&l, NULL, "cannot read topology file: %s", strerror(e));
+			return topo__fail(&l, NULL, "cannot read topology file: %s", strerror(e));
 		}
 		if (n == 0)
 			break;
