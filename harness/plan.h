@@ -17,6 +17,9 @@
 #include "topology.h"
 
 #define PLAN_NS_MAX 64
+/* The link group of every bridge and veth end in a fabric namespace, so that
+ * `down` deletes them all with one request. */
+#define PLAN_LINK_GROUP 0x63630001u
 
 struct plan_bridge {
 	char name[TOPO_IFNAME_MAX];

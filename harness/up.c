@@ -97,6 +97,7 @@ static int build_network(const struct topology *t, const struct plan *p, struct 
 	if ((rc = netns_open(p->fabric_ns, &fabric_fd, &e)) ||
 	    (rc = netns_nl_open(fabric_fd, &fabric, &e)))
 		goto out;
+	netns_nl_set_group(fabric, PLAN_LINK_GROUP);
 	char label[160];
 	for (size_t i = 0; rc == 0 && i < p->nbridges; i++) {
 		snprintf(label, sizeof(label), "bridge %s in %s", p->bridges[i].name, p->fabric_ns);
@@ -386,24 +387,32 @@ static int down_one(const char *name)
 		if (netns_open(ns, &fd, &e))
 			continue; /* namespace gone: its links went with it */
 		if (netns_nl_open(fd, &nl, &e) == 0) {
-			size_t queued = 0, missing = 0;
-			/* veth ends first, bridges last */
+			/* count what is there, then delete all of the topology's links in one
+			 * batch (PLAN_LINK_GROUP); anything journaled that survived (a run from
+			 * before link groups) goes one by one: veth ends first, bridges last */
+			for (size_t m = 0; m < j.nlinks; m++) {
+				int idx;
+				if (strcmp(j.links[m].ns, ns) == 0 &&
+				    netns_link_get(nl, j.links[m].ifname, &idx, NULL, NULL, &e) == 0)
+					links++;
+			}
+			char label[128];
+			snprintf(label, sizeof(label), "link group of %s", ns);
+			if (netns_link_del_group(nl, PLAN_LINK_GROUP, label, &e) == 0)
+				netns_nl_flush(nl, true, NULL, &e);
 			for (size_t pass = 0; pass < 2; pass++) {
 				for (size_t m = 0; m < j.nlinks; m++) {
 					bool bridge = strncmp(j.links[m].ifname, "br-", 3) == 0;
 					if (strcmp(j.links[m].ns, ns) || bridge != (pass == 1))
 						continue;
-					char label[128];
 					snprintf(label, sizeof(label), "link %s in %s", j.links[m].ifname, ns);
-					if (netns_link_del(nl, j.links[m].ifname, label, &e) == 0)
-						queued++;
+					netns_link_del(nl, j.links[m].ifname, label, &e);
 				}
 			}
-			if (netns_nl_flush(nl, true, &missing, &e)) {
+			if (netns_nl_flush(nl, true, NULL, &e)) {
 				fprintf(stderr, "harness: %s\n", e.msg);
 				rc = 1;
 			}
-			links += queued - missing;
 			netns_nl_close(nl);
 		}
 		close(fd);

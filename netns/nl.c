@@ -45,6 +45,7 @@ struct netns_nl {
 	size_t missing;
 	int first_err;
 	struct netns_err *err_out;
+	uint32_t group;
 };
 
 static int nle_to_errno(int nle)
@@ -167,6 +168,8 @@ int netns_bridge_add(struct netns_nl *nl, const char *name, int ifindex, const c
 	rtnl_link_set_name(link, name);
 	rtnl_link_set_ifindex(link, ifindex);
 	rtnl_link_set_flags(link, IFF_UP);
+	if (nl->group)
+		rtnl_link_set_group(link, nl->group);
 	int rc = rtnl_link_set_type(link, "bridge");
 	if (rc == 0)
 		rc = rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL, &msg);
@@ -189,6 +192,8 @@ int netns_veth_add(struct netns_nl *nl, const char *name, int ifindex, int maste
 	if (master_ifindex > 0)
 		rtnl_link_set_master(link, master_ifindex);
 	rtnl_link_set_flags(link, IFF_UP);
+	if (nl->group)
+		rtnl_link_set_group(link, nl->group);
 	struct rtnl_link *peer = rtnl_link_veth_get_peer(link);
 	rtnl_link_set_name(peer, peer_name);
 	rtnl_link_set_ifindex(peer, peer_ifindex);
@@ -226,6 +231,22 @@ int netns_link_del(struct netns_nl *nl, const char *name, const char *label,
 {
 	struct nl_msg *msg = link_msg(RTM_DELLINK, 0, 0, 0, 0);
 	if (msg && nla_put_string(msg, IFLA_IFNAME, name) < 0) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return send_msg(nl, msg, label, e);
+}
+
+void netns_nl_set_group(struct netns_nl *nl, uint32_t group)
+{
+	nl->group = group;
+}
+
+int netns_link_del_group(struct netns_nl *nl, uint32_t group, const char *label,
+                         struct netns_err *e)
+{
+	struct nl_msg *msg = link_msg(RTM_DELLINK, 0, 0, 0, 0);
+	if (msg && nla_put_u32(msg, IFLA_GROUP, group) < 0) {
 		nlmsg_free(msg);
 		msg = NULL;
 	}
