@@ -196,6 +196,9 @@ char **plan_node_argv(const struct topology *t, const struct topo_node *n,
 		cJSON_ArrayForEach(j, joins)
 			if (cJSON_IsString(j))
 				rc |= pushf(&argv, &argc, "-retry-join=%s:%s", j->valuestring, "7946");
+		const cJSON *ri = cJSON_GetObjectItemCaseSensitive(n->config, "retry_interval");
+		if (cJSON_IsString(ri))
+			rc |= pushf(&argv, &argc, "-retry-interval=%s%s", ri->valuestring, "");
 		const cJSON *key = cJSON_GetObjectItemCaseSensitive(n->config, "encrypt");
 		if (cJSON_IsString(key))
 			rc |= pushf(&argv, &argc, "-encrypt=%s%s", key->valuestring, "");

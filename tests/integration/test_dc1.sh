@@ -43,7 +43,8 @@ PY
 "$HARNESS" -t "$T2" restart node2_201 >/dev/null 2>&1 && ok "restart" || fail "restart failed"
 "$HARNESS" -t "$T2" logs node2_201 >"$TMP/log.out"
 assert_contains "$TMP/log.out" "Caught: signal=terminated" "restart stopped the agent with SIGTERM"
-[ "$(grep -c 'Starting Conclave agent' "$TMP/log.out")" = 2 ] && ok "the agent started twice" || fail "agent did not start again"
+started_twice() { [ "$("$HARNESS" -t "$T2" logs node2_201 | grep -c 'Starting Conclave agent')" = 2 ]; }
+wait_for 10 started_twice && ok "the agent started twice" || fail "agent did not start again"
 "$HARNESS" down "$T2" >"$TMP/down.out" 2>&1 || fail "down of dc1 conclave"
 [ "$(leftover_ns "$T2")" = 0 ] && ok "dc1 conclave down clean" || fail "namespaces left"
 check_root_ns "after dc1"

@@ -34,7 +34,7 @@ cat >"$TMP/serf.yaml" <<YAML
 name: $T2
 defaults:
   kind: serf
-  config: { retry_join: [51.6.196.201] }
+  config: { retry_join: [51.6.196.201], retry_interval: 1s }
 networks: [ { name: lan, subnet: 51.6.196.0/24 } ]
 nodes:
   - { name: s1, addresses: { lan: 51.6.196.201 } }
@@ -43,7 +43,7 @@ nodes:
 YAML
 "$HARNESS" up "$TMP/serf.yaml" >"$TMP/up2.out" 2>&1 || { fail "serf up"; cat "$TMP/up2.out" >&2; }
 members3() { "$HARNESS" status "$T2" --json | python3 -c 'import json,sys; sys.exit(0 if all(n["members"] == 3 for n in json.load(sys.stdin)) else 1)'; }
-wait_for 20 members3 && ok "every serf agent sees 3 alive members" || { fail "serf did not converge"; "$HARNESS" status "$T2" >&2; }
+wait_for 40 members3 && ok "every serf agent sees 3 alive members" || { fail "serf did not converge"; "$HARNESS" status "$T2" >&2; }
 "$HARNESS" down "$T2" >/dev/null 2>&1 || fail "serf down"
 [ "$(leftover_ns "$T2")" = 0 ] && ok "serf down clean" || fail "serf namespaces left"
 check_root_ns "after kinds"
