@@ -51,29 +51,52 @@ static void shutdown_endpoints(struct cc_agent *a)
 	a->nhttp = 0;
 }
 
+static void finish_shutdown(struct cc_agent *a, bool left)
+{
+	agent_gossip_stop(a, left);
+	shutdown_endpoints(a);
+	CC_INFO(MOD, "Waiting for endpoints to shut down");
+	if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
+		uv_signal_stop(&a->sigint);
+		uv_signal_stop(&a->sigterm);
+		uv_close((uv_handle_t *)&a->sigint, NULL);
+		uv_close((uv_handle_t *)&a->sigterm, NULL);
+	}
+	CC_INFO(MOD, "Endpoints down");
+}
+
+static void on_left(struct cc_agent *a)
+{
+	CC_INFO(MOD, "Graceful exit completed");
+	finish_shutdown(a, true);
+}
+
+void agent_shutdown(struct cc_agent *a, bool leave)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	if (leave) {
+		CC_INFO(MOD, "Gracefully shutting down agent...");
+		agent_gossip_leave(a, on_left);
+		return;
+	}
+	CC_INFO(MOD, "Requesting shutdown");
+	finish_shutdown(a, false);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct cc_agent *a = s->data;
 	const struct cc_config *c = a->cfg;
 	CC_INFO(MOD, "Caught", "signal", signum == SIGINT ? "interrupt" : "terminated");
+	if (a->stopping)
+		return;
 	int graceful = signum == SIGINT ? !c->skip_leave_on_interrupt : c->leave_on_terminate;
-	if (graceful) {
-		/* Leaving the cluster needs gossip, which this build does not run yet:
-		 * there is no membership to leave. */
-		CC_INFO(MOD, "Gracefully shutting down agent...");
-		CC_INFO(MOD, "Graceful exit completed");
-	} else {
+	if (!graceful)
 		CC_INFO(MOD, "Graceful shutdown disabled. Exiting");
-	}
-	CC_INFO(MOD, "Requesting shutdown");
-	shutdown_endpoints(a);
-	CC_INFO(MOD, "Waiting for endpoints to shut down");
-	uv_signal_stop(&a->sigint);
-	uv_signal_stop(&a->sigterm);
-	uv_close((uv_handle_t *)&a->sigint, NULL);
-	uv_close((uv_handle_t *)&a->sigterm, NULL);
-	CC_INFO(MOD, "Endpoints down");
 	a->exit_code = 0;
+	agent_shutdown(a, graceful);
 }
 
 static int start_http(struct cc_agent *a)
@@ -105,7 +128,7 @@ int cc_agent_run(const struct cc_config *cfg)
 	a.cfg = cfg;
 	a.exit_code = 1;
 
-	char err[512];
+	char err[512] = "";
 	struct cc_log_options lo = { .level = cfg->log_level, .console_fd = STDOUT_FILENO,
 		                     .file_path = cfg->log_file };
 	if (cc_agent_node_id(cfg, a.node_id, err, sizeof(err)) ||
@@ -123,7 +146,10 @@ int cc_agent_run(const struct cc_config *cfg)
 	if (dns_warning)
 		CC_WARN(MOD, dns_warning, "node_name", cfg->node_name);
 
-	if (start_http(&a)) {
+	if (agent_gossip_start(&a, err, sizeof(err)) || start_http(&a)) {
+		if (err[0] && !a.nhttp)
+			fprintf(stderr, "==> Error starting agent: %s\n", err);
+		agent_gossip_stop(&a, true);
 		shutdown_endpoints(&a);
 		uv_run(&a.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&a.loop);
@@ -139,6 +165,7 @@ int cc_agent_run(const struct cc_config *cfg)
 
 	printf("==> Conclave agent running!\n");
 	fflush(stdout);
+	agent_gossip_join(&a);
 
 	uv_run(&a.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&a.loop);

@@ -1,4 +1,5 @@
 /* The agent's HTTP endpoints, in Consul's JSON shapes. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -6,39 +7,21 @@
 
 #include "agent/agent_internal.h"
 
-/* The Serf tags a Consul agent advertises (reference §2.1): servers carry the
- * role, port and bootstrap settings the bootstrap_expect logic reads. */
-static cJSON *member_tags(const struct cc_agent *a)
+struct member_find {
+	const char *name;
+	cJSON *json;
+};
+
+static void find_member(void *ud, const struct swim_member_info *m)
 {
-	const struct cc_config *c = a->cfg;
-	cJSON *t = cJSON_CreateObject();
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s:%s", CONCLAVE_VERSION, CONCLAVE_REVISION);
-	cJSON_AddStringToObject(t, "build", buf);
-	cJSON_AddStringToObject(t, "dc", c->datacenter);
-	cJSON_AddStringToObject(t, "id", a->node_id);
-	cJSON_AddStringToObject(t, "segment", "");
-	cJSON_AddStringToObject(t, "vsn", "2");
-	cJSON_AddStringToObject(t, "vsn_max", "3");
-	cJSON_AddStringToObject(t, "vsn_min", "2");
-	if (!c->server) {
-		cJSON_AddStringToObject(t, "role", "node");
-		return t;
-	}
-	cJSON_AddStringToObject(t, "role", "consul");
-	cJSON_AddStringToObject(t, "acls", "0");
-	snprintf(buf, sizeof(buf), "%d", c->ports.server);
-	cJSON_AddStringToObject(t, "port", buf);
-	cJSON_AddStringToObject(t, "raft_vsn", "3");
-	snprintf(buf, sizeof(buf), "%d", c->ports.serf_wan);
-	cJSON_AddStringToObject(t, "wan_join_port", buf);
-	if (c->bootstrap)
-		cJSON_AddStringToObject(t, "bootstrap", "1");
-	if (c->bootstrap_expect > 0) {
-		snprintf(buf, sizeof(buf), "%d", c->bootstrap_expect);
-		cJSON_AddStringToObject(t, "expect", buf);
-	}
-	return t;
+	struct member_find *f = ud;
+	if (!f->json && strcmp(m->name, f->name) == 0)
+		f->json = agent_member_json(m);
+}
+
+static void add_member(void *ud, const struct swim_member_info *m)
+{
+	cJSON_AddItemToArray(ud, agent_member_json(m));
 }
 
 static cJSON *string_array(const struct cc_strlist *l)
@@ -116,6 +99,23 @@ static cJSON *stats(const struct cc_agent *a)
 	cJSON_AddStringToObject(consul, "leader_addr", "");
 	cJSON_AddStringToObject(consul, "server", c->server ? "true" : "false");
 
+	const char *pools[2] = { "serf_lan", "serf_wan" };
+	const struct gossip *g[2] = { a->lan, a->wan };
+	for (int i = 0; i < 2; i++) {
+		if (!g[i])
+			continue;
+		cJSON *p = cJSON_AddObjectToObject(s, pools[i]);
+		snprintf(buf, sizeof(buf), "%zu", gossip_count(g[i], SWIM_NONE));
+		cJSON_AddStringToObject(p, "members", buf);
+		snprintf(buf, sizeof(buf), "%zu", gossip_count(g[i], SWIM_FAILED));
+		cJSON_AddStringToObject(p, "failed", buf);
+		snprintf(buf, sizeof(buf), "%zu", gossip_count(g[i], SWIM_LEFT));
+		cJSON_AddStringToObject(p, "left", buf);
+		snprintf(buf, sizeof(buf), "%d", gossip_health(g[i]));
+		cJSON_AddStringToObject(p, "health_score", buf);
+		cJSON_AddStringToObject(p, "encrypted", gossip_encrypted(g[i]) ? "true" : "false");
+	}
+
 	cJSON *rt = cJSON_AddObjectToObject(s, "runtime");
 	struct utsname u;
 	uname(&u);
@@ -151,18 +151,10 @@ static void h_agent_self(void *ud, const struct cc_http_req *req, struct cc_http
 	cJSON_AddNumberToObject(coord, "Adjustment", 0);
 	cJSON_AddNumberToObject(coord, "Height", 1e-05);
 
-	cJSON *m = cJSON_AddObjectToObject(root, "Member");
-	cJSON_AddStringToObject(m, "Name", c->node_name);
-	cJSON_AddStringToObject(m, "Addr", c->advertise_addr);
-	cJSON_AddNumberToObject(m, "Port", c->ports.serf_lan);
-	cJSON_AddItemToObject(m, "Tags", member_tags(a));
-	cJSON_AddNumberToObject(m, "Status", 1); /* the local member is alive */
-	cJSON_AddNumberToObject(m, "ProtocolMin", 1);
-	cJSON_AddNumberToObject(m, "ProtocolMax", 5);
-	cJSON_AddNumberToObject(m, "ProtocolCur", 2);
-	cJSON_AddNumberToObject(m, "DelegateMin", 2);
-	cJSON_AddNumberToObject(m, "DelegateMax", 5);
-	cJSON_AddNumberToObject(m, "DelegateCur", 4);
+	struct member_find f = { c->node_name, NULL };
+	if (a->lan)
+		gossip_members(a->lan, find_member, &f);
+	cJSON_AddItemToObject(root, "Member", f.json ? f.json : cJSON_CreateObject());
 
 	cJSON_AddItemToObject(root, "Stats", stats(a));
 	cJSON *meta = cJSON_AddObjectToObject(root, "Meta");
@@ -181,7 +173,24 @@ static void h_status_leader(void *ud, const struct cc_http_req *req, struct cc_h
 	cJSON_Delete(s);
 }
 
+/* GET /v1/agent/members[?wan=1]: the pool's members as Serf sees them. */
+static void h_agent_members(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	const struct cc_agent *a = ud;
+	const char *wan = cc_http_query(req, "wan");
+	bool want_wan = wan && strcmp(wan, "0") != 0 && strcmp(wan, "false") != 0;
+	if (want_wan && !a->wan) {
+		cc_http_error(resp, 500, "WAN members are only available on servers");
+		return;
+	}
+	cJSON *arr = cJSON_CreateArray();
+	gossip_members(want_wan ? a->wan : a->lan, add_member, arr);
+	cc_http_json(req, resp, arr);
+	cJSON_Delete(arr);
+}
+
 const struct cc_http_route cc_agent_routes[] = {
+	{ "/v1/agent/members", false, "GET", h_agent_members },
 	{ "/v1/agent/self", false, "GET", h_agent_self },
 	{ "/v1/status/leader", false, "GET", h_status_leader },
 };

@@ -2,9 +2,13 @@
 #ifndef CC_AGENT_INTERNAL_H
 #define CC_AGENT_INTERNAL_H
 
+#include <stdbool.h>
 #include <uv.h>
 
+#include <cjson/cJSON.h>
+
 #include "agent/agent.h"
+#include "gossip/gossip.h"
 #include "http/http.h"
 
 #define CC_AGENT_MAX_HTTP 8
@@ -18,10 +22,29 @@ struct cc_agent {
 	char http_names[CC_AGENT_MAX_HTTP][80];
 	size_t nhttp;
 	int exit_code;
+	bool stopping;
+	/* gossip */
+	struct gossip *lan, *wan;
+	uv_timer_t retry_timer;
+	bool have_retry_timer;
+	bool joined;
+	bool start_join_pending;
+	int join_attempts;
 };
 
 /* The HTTP routes the agent serves; ud is the struct cc_agent. */
 extern const struct cc_http_route cc_agent_routes[];
 extern const size_t cc_agent_nroutes;
+
+/* agent.c: stops the agent; with leave, leaves the gossip pools first. */
+void agent_shutdown(struct cc_agent *a, bool leave);
+
+/* agent_gossip.c */
+size_t agent_tags(const struct cc_agent *a, struct gw_tag *t, size_t cap);
+int agent_gossip_start(struct cc_agent *a, char *err, size_t errlen);
+void agent_gossip_join(struct cc_agent *a);
+void agent_gossip_leave(struct cc_agent *a, void (*done)(struct cc_agent *a));
+void agent_gossip_stop(struct cc_agent *a, bool left);
+cJSON *agent_member_json(const struct swim_member_info *m);
 
 #endif

@@ -1,0 +1,887 @@
+/* The gossip glue: sockets, timers and streams around the swim core. */
+#include "gossip/gossip.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log.h"
+
+#define STREAM_TIMEOUT_MS 10000 /* memberlist LAN TCPTimeout */
+#define MAX_STREAMS 128         /* concurrent push/pulls, as memberlist */
+#define MAX_JOINS 16
+
+struct join_batch {
+	bool used;
+	gossip_join_cb done;
+	void *ud;
+	int pending, contacted, others;
+	char err[256];
+	uint32_t requests[32];
+	size_t nrequests;
+};
+
+struct stream {
+	struct gossip *g;
+	struct stream *next, *prev; /* the pool's open streams */
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	bool outgoing;
+	bool join;
+	uint32_t request;
+	bool finished;           /* result reported (outgoing) / reply sent (incoming) */
+	uint8_t *in;
+	size_t in_len, in_cap;
+	uint8_t *out;            /* decrypt/decompress scratch, GW_STREAM_MAX */
+	uv_write_t wr;
+	uint8_t *wbuf;
+	int open_handles;
+	char peer[64];
+};
+
+struct gossip {
+	uv_loop_t *loop;
+	struct gossip_config cfg;
+	char name[GW_NAME_MAX];
+	char pool[8];
+	char mod_serf[64], mod_ml[64];
+	char snapshot[512];
+	struct swim *swim;
+	struct gw_keyring kr;
+	bool encrypted;
+	uv_udp_t udp;
+	uv_tcp_t listener;
+	uv_timer_t timer;
+	uv_timer_t leave_timer;
+	int open_handles;
+	bool stopping;
+	size_t nstreams;
+	struct stream *streams;
+	struct join_batch joins[MAX_JOINS];
+	struct swim_out out;     /* large: one per pool */
+	uint8_t rx[GW_UDP_MAX];
+	uint8_t scratch[GW_UDP_MAX * 2];
+	uint8_t sealed[GW_UDP_MAX];
+	void (*leave_done)(void *ud);
+	void *leave_ud;
+	uint64_t leave_deadline;
+	bool leave_propagating;
+};
+
+static uint64_t now_ms(const struct gossip *g)
+{
+	return uv_now(g->loop);
+}
+
+static void ip_str(const struct gw_ip *ip, char *out, size_t cap)
+{
+	uint32_t v4;
+	if (gw_ip_v4(ip, &v4)) {
+		struct in_addr a = { htonl(v4) };
+		inet_ntop(AF_INET, &a, out, (socklen_t)cap);
+	} else if (ip->len == 16) {
+		inet_ntop(AF_INET6, ip->b, out, (socklen_t)cap);
+	} else {
+		snprintf(out, cap, "?");
+	}
+}
+
+static int sockaddr_of(const struct gw_ip *ip, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	uint32_t v4;
+	if (gw_ip_v4(ip, &v4)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		s4->sin_addr.s_addr = htonl(v4);
+		return 0;
+	}
+	if (ip->len == 16) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, ip->b, 16);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void ip_of(const struct sockaddr *sa, struct gw_ip *ip, uint16_t *port)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		gw_ip_from_v4(ip, ntohl(s4->sin_addr.s_addr));
+		*port = ntohs(s4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		memcpy(ip->b, &s6->sin6_addr, 16);
+		ip->len = 16;
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+/* ---- snapshot (serf/snapshot.go's format) ---- */
+
+static void snapshot_line(struct gossip *g, const char *fmt, const char *a, const char *b)
+{
+	if (!g->snapshot[0])
+		return;
+	FILE *f = fopen(g->snapshot, "ae");
+	if (!f)
+		return;
+	fprintf(f, fmt, a, b);
+	fclose(f);
+}
+
+size_t gossip_snapshot_members(const struct gossip *g, char (*out)[GW_NAME_MAX + 32], size_t cap)
+{
+	if (!g->snapshot[0])
+		return 0;
+	FILE *f = fopen(g->snapshot, "re");
+	if (!f)
+		return 0;
+	size_t n = 0;
+	char line[GW_NAME_MAX + 64];
+	while (fgets(line, sizeof(line), f)) {
+		char name[GW_NAME_MAX], addr[64];
+		if (sscanf(line, "alive: %255s %63s", name, addr) == 2) {
+			size_t i;
+			for (i = 0; i < n; i++)
+				if (strncmp(out[i], name, strlen(name)) == 0 && out[i][strlen(name)] == ' ')
+					break;
+			if (i == n && n < cap)
+				n++;
+			if (i < cap)
+				snprintf(out[i], sizeof(out[0]), "%s %s", name, addr);
+		} else if (sscanf(line, "not-alive: %255s", name) == 1) {
+			for (size_t i = 0; i < n; i++) {
+				if (strncmp(out[i], name, strlen(name)) == 0 && out[i][strlen(name)] == ' ') {
+					memmove(&out[i], &out[i + 1], (n - i - 1) * sizeof(out[0]));
+					n--;
+					break;
+				}
+			}
+		} else if (strncmp(line, "leave", 5) == 0 && !g->cfg.rejoin_after_leave) {
+			n = 0;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* ---- outputs of the core ---- */
+
+static void start_push_pull(struct gossip *g, const struct swim_out *o);
+
+static void log_event(struct gossip *g, const struct swim_out *o)
+{
+	static const char *const names[] = { "EventMemberJoin", "EventMemberLeave",
+		                             "EventMemberFailed", "EventMemberUpdate",
+		                             "EventMemberReap" };
+	char ip[64];
+	ip_str(&o->ip, ip, sizeof(ip));
+	char msg[GW_NAME_MAX + 128];
+	snprintf(msg, sizeof(msg), "serf: %s: %s %s", names[o->event], o->name, ip);
+	cc_log(o->event == SWIM_EVENT_FAILED ? CC_LOG_INFO : CC_LOG_INFO, g->mod_serf, msg,
+	       (const char *)NULL);
+	char addr[96];
+	snprintf(addr, sizeof(addr), "%s:%u", ip, o->port);
+	if (o->event == SWIM_EVENT_JOIN)
+		snapshot_line(g, "alive: %s %s\n", o->name, addr);
+	else if (o->event == SWIM_EVENT_LEAVE || o->event == SWIM_EVENT_FAILED)
+		snapshot_line(g, "not-alive: %s%s\n", o->name, "");
+}
+
+static void notify_event(struct gossip *g, const struct swim_out *o);
+
+static void send_udp(struct gossip *g, const struct swim_out *o)
+{
+	int n = gw_packet_seal(g->encrypted ? &g->kr : NULL, o->crc, o->data, o->len, g->sealed,
+	                       sizeof(g->sealed));
+	if (n <= 0)
+		return;
+	struct sockaddr_storage ss;
+	if (sockaddr_of(&o->ip, o->port, &ss))
+		return;
+	uv_buf_t b = uv_buf_init((char *)g->sealed, (unsigned)n);
+	uv_udp_try_send(&g->udp, &b, 1, (const struct sockaddr *)&ss); /* UDP: loss is normal */
+}
+
+static void rearm(struct gossip *g);
+
+static void drain(struct gossip *g)
+{
+	while (swim_next_output(g->swim, &g->out)) {
+		const struct swim_out *o = &g->out;
+		switch (o->kind) {
+		case SWIM_OUT_PACKET:
+			send_udp(g, o);
+			break;
+		case SWIM_OUT_PUSH_PULL:
+			start_push_pull(g, o);
+			break;
+		case SWIM_OUT_EVENT:
+			log_event(g, o);
+			notify_event(g, o);
+			break;
+		case SWIM_OUT_LOG: {
+			static const enum cc_log_level lv[] = { CC_LOG_DEBUG, CC_LOG_INFO, CC_LOG_WARN,
+				                                CC_LOG_ERROR };
+			cc_log(lv[o->level & 3], g->mod_ml, o->text, (const char *)NULL);
+			break;
+		}
+		}
+	}
+	rearm(g);
+}
+
+struct find_ctx {
+	const char *name;
+	struct swim_member_info info;
+	bool found;
+};
+
+static void find_cb(void *ud, const struct swim_member_info *m)
+{
+	struct find_ctx *c = ud;
+	if (!c->found && strcmp(m->name, c->name) == 0) {
+		c->info = *m;
+		c->found = true;
+	}
+}
+
+static void notify_event(struct gossip *g, const struct swim_out *o)
+{
+	if (!g->cfg.on_event)
+		return;
+	struct find_ctx c = { .name = o->name };
+	swim_members(g->swim, find_cb, &c);
+	if (!c.found) {
+		/* reaped: describe it from the event */
+		c.info.name = o->name;
+		c.info.addr = o->ip;
+		c.info.port = o->port;
+		c.info.status = SWIM_LEFT;
+	}
+	g->cfg.on_event(g->cfg.ud, o->event, &c.info);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct gossip *g = t->data;
+	swim_tick(g->swim, now_ms(g));
+	drain(g);
+}
+
+static void rearm(struct gossip *g)
+{
+	if (g->stopping)
+		return;
+	uint64_t now = now_ms(g), d = swim_next_deadline(g->swim);
+	uv_timer_start(&g->timer, on_timer, d > now ? d - now : 0, 0);
+}
+
+/* ---- UDP ---- */
+
+struct rx_ctx {
+	struct gossip *g;
+	struct gw_ip ip;
+	uint16_t port;
+};
+
+static int on_leaf(void *ud, enum gw_type type, const uint8_t *body, size_t len)
+{
+	struct rx_ctx *c = ud;
+	swim_on_message(c->g->swim, now_ms(c->g), &c->ip, c->port, type, body, len);
+	return 0;
+}
+
+static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct gossip *g = h->data;
+	*buf = uv_buf_init((char *)g->rx, sizeof(g->rx));
+}
+
+static void on_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
+                        unsigned flags)
+{
+	struct gossip *g = u->data;
+	if (n <= 0 || !from || g->stopping)
+		return;
+	struct rx_ctx c = { .g = g };
+	ip_of(from, &c.ip, &c.port);
+	int rc = gw_packet_open(g->encrypted ? &g->kr : NULL, g->rx, (size_t)n, g->scratch,
+	                        sizeof(g->scratch), on_leaf, &c);
+	if (rc < 0) {
+		char ip[64], addr[80];
+		ip_str(&c.ip, ip, sizeof(ip));
+		snprintf(addr, sizeof(addr), "%s:%u", ip, c.port);
+		cc_log(CC_LOG_DEBUG, g->mod_ml, "memberlist: Dropping a bad packet", "from", addr,
+		       "error", gw_strerror(rc), (const char *)NULL);
+	}
+	drain(g);
+}
+
+/* ---- TCP streams ---- */
+
+static void maybe_free(struct gossip *g)
+{
+	if (g->stopping && g->open_handles == 0 && g->nstreams == 0) {
+		swim_free(g->swim);
+		free(g);
+	}
+}
+
+static void stream_closed(uv_handle_t *h)
+{
+	struct stream *st = h->data;
+	if (--st->open_handles > 0)
+		return;
+	struct gossip *g = st->g;
+	g->nstreams--;
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		g->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	free(st->in);
+	free(st->out);
+	free(st->wbuf);
+	free(st);
+	maybe_free(g);
+}
+
+static void join_result(struct gossip *g, uint32_t request, const struct gw_push_pull *pp,
+                        const char *err);
+
+static void stream_close(struct stream *st, const struct gw_push_pull *result, const char *err)
+{
+	struct gossip *g = st->g;
+	if (st->outgoing && !st->finished) {
+		st->finished = true;
+		if (!g->stopping) {
+			swim_push_pull_done(g->swim, now_ms(g), st->request, result);
+			join_result(g, st->request, result, err);
+			drain(g);
+		}
+	}
+	if (uv_is_closing((uv_handle_t *)&st->tcp))
+		return;
+	uv_timer_stop(&st->timer);
+	uv_close((uv_handle_t *)&st->tcp, stream_closed);
+	uv_close((uv_handle_t *)&st->timer, stream_closed);
+}
+
+static void on_stream_timeout(uv_timer_t *t)
+{
+	struct stream *st = t->data;
+	stream_close(st, NULL, "i/o timeout");
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+	struct stream *st = w->data;
+	free(st->wbuf);
+	st->wbuf = NULL;
+	if (!st->outgoing || status < 0)
+		stream_close(st, NULL, status < 0 ? uv_strerror(status) : NULL);
+}
+
+static int stream_send(struct stream *st, const uint8_t *msg, size_t len)
+{
+	struct gossip *g = st->g;
+	size_t cap = len + 64;
+	st->wbuf = malloc(cap);
+	if (!st->wbuf)
+		return -ENOMEM;
+	int n = gw_stream_seal(g->encrypted ? &g->kr : NULL, false, msg, len, st->wbuf, cap);
+	if (n <= 0)
+		return n < 0 ? n : -EIO;
+	uv_buf_t b = uv_buf_init((char *)st->wbuf, (unsigned)n);
+	st->wr.data = st;
+	return uv_write(&st->wr, (uv_stream_t *)&st->tcp, &b, 1, on_written);
+}
+
+/* Encodes and sends a push/pull (our state). */
+static int send_push_pull(struct stream *st, const struct gw_push_pull *pp)
+{
+	size_t cap = 256 + pp->user_state_len + pp->nnodes * (GW_NAME_MAX + GW_META_MAX + 96);
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	int n = gw_encode_push_pull(pp, buf, cap);
+	int rc = n > 0 ? stream_send(st, buf, (size_t)n) : (n < 0 ? n : -EIO);
+	free(buf);
+	return rc;
+}
+
+static void handle_incoming(struct stream *st, enum gw_type type, const uint8_t *body,
+                            size_t len)
+{
+	struct gossip *g = st->g;
+	if (type == GW_PUSH_PULL) {
+		struct gw_push_pull remote, reply;
+		size_t used;
+		static uint8_t user[65536];
+		if (gw_decode_push_pull(body, len, &remote, &used)) {
+			stream_close(st, NULL, NULL);
+			return;
+		}
+		int rc = swim_on_push_pull(g->swim, now_ms(g), &remote, &reply, user, sizeof(user));
+		gw_push_pull_free(&remote);
+		if (rc == 0 || reply.nodes)
+			rc = send_push_pull(st, &reply);
+		swim_push_pull_release(&reply);
+		drain(g);
+		if (rc)
+			stream_close(st, NULL, NULL);
+		st->finished = true;
+		return;
+	}
+	if (type == GW_PING) {
+		struct gw_ping p;
+		if (gw_decode_ping(body, len, &p) == 0 && (!p.node[0] || strcmp(p.node, g->name) == 0)) {
+			struct gw_ack ack = { .seq = p.seq, .payload_len = 0 };
+			uint8_t buf[64];
+			int n = gw_encode_ack(&ack, buf, sizeof(buf));
+			if (n > 0 && stream_send(st, buf, (size_t)n) == 0) {
+				st->finished = true;
+				return;
+			}
+		}
+	}
+	stream_close(st, NULL, NULL);
+}
+
+static void on_stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct stream *st = h->data;
+	if (st->in_cap - st->in_len < 16384 && st->in_cap < GW_STREAM_MAX + 64) {
+		size_t cap = st->in_cap ? st->in_cap * 2 : 65536;
+		uint8_t *n = realloc(st->in, cap);
+		if (n) {
+			st->in = n;
+			st->in_cap = cap;
+		}
+	}
+	*buf = uv_buf_init((char *)st->in + st->in_len, (unsigned)(st->in_cap - st->in_len));
+}
+
+static void on_stream_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct stream *st = s->data;
+	struct gossip *g = st->g;
+	if (n < 0) {
+		stream_close(st, NULL, n == UV_EOF ? "EOF before a reply" : uv_strerror((int)n));
+		return;
+	}
+	st->in_len += (size_t)n;
+	if (st->finished)
+		return;
+	if (!st->out && !(st->out = malloc(GW_STREAM_MAX))) {
+		stream_close(st, NULL, "out of memory");
+		return;
+	}
+	enum gw_type type;
+	const uint8_t *body;
+	size_t blen, used;
+	int rc = gw_stream_open(g->encrypted ? &g->kr : NULL, st->in, st->in_len, st->out,
+	                        GW_STREAM_MAX, &type, &body, &blen, &used);
+	if (rc == -GW_ETRUNC) {
+		if (st->in_len >= GW_STREAM_MAX)
+			stream_close(st, NULL, "stream message too large");
+		return;
+	}
+	if (rc) {
+		cc_log(CC_LOG_ERROR, g->mod_ml, "memberlist: Failed to read a stream", "from", st->peer,
+		       "error", gw_strerror(rc), (const char *)NULL);
+		stream_close(st, NULL, gw_strerror(rc));
+		return;
+	}
+	if (!st->outgoing) {
+		handle_incoming(st, type, body, blen);
+		return;
+	}
+	if (type != GW_PUSH_PULL) {
+		stream_close(st, NULL, type == GW_ERR ? "remote error" : "unexpected reply");
+		return;
+	}
+	struct gw_push_pull pp;
+	size_t pused;
+	if (gw_decode_push_pull(body, blen, &pp, &pused)) {
+		stream_close(st, NULL, "malformed push/pull reply");
+		return;
+	}
+	stream_close(st, &pp, NULL);
+	gw_push_pull_free(&pp);
+}
+
+static struct stream *stream_new(struct gossip *g, bool outgoing)
+{
+	if (g->nstreams >= MAX_STREAMS)
+		return NULL;
+	struct stream *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->g = g;
+	st->outgoing = outgoing;
+	uv_tcp_init(g->loop, &st->tcp);
+	uv_timer_init(g->loop, &st->timer);
+	st->tcp.data = st->timer.data = st;
+	st->open_handles = 2;
+	g->nstreams++;
+	st->next = g->streams;
+	if (g->streams)
+		g->streams->prev = st;
+	g->streams = st;
+	uv_timer_start(&st->timer, on_stream_timeout, STREAM_TIMEOUT_MS, 0);
+	return st;
+}
+
+static void on_accept(uv_stream_t *server, int status)
+{
+	struct gossip *g = server->data;
+	if (status < 0 || g->stopping)
+		return;
+	struct stream *st = stream_new(g, false);
+	if (!st) {
+		uv_tcp_t tmp; /* too many streams: accept and drop, as memberlist does */
+		uv_tcp_init(g->loop, &tmp);
+		if (uv_accept(server, (uv_stream_t *)&tmp) == 0)
+			uv_close((uv_handle_t *)&tmp, NULL);
+		return;
+	}
+	if (uv_accept(server, (uv_stream_t *)&st->tcp) ||
+	    uv_read_start((uv_stream_t *)&st->tcp, on_stream_alloc, on_stream_read)) {
+		stream_close(st, NULL, NULL);
+		return;
+	}
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	struct gw_ip ip;
+	uint16_t port = 0;
+	if (uv_tcp_getpeername(&st->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+		char s[64];
+		ip_of((struct sockaddr *)&ss, &ip, &port);
+		ip_str(&ip, s, sizeof(s));
+		snprintf(st->peer, sizeof(st->peer), "%s:%u", s, port);
+	}
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct stream *st = req->data;
+	free(req);
+	struct gossip *g = st->g;
+	if (status < 0 || g->stopping) {
+		stream_close(st, NULL, uv_strerror(status < 0 ? status : UV_ECANCELED));
+		return;
+	}
+	struct gw_push_pull pp;
+	static uint8_t user[65536];
+	int rc = swim_local_state(g->swim, st->join, &pp, user, sizeof(user));
+	if (rc == 0)
+		rc = send_push_pull(st, &pp);
+	swim_push_pull_release(&pp);
+	if (rc == 0)
+		rc = uv_read_start((uv_stream_t *)&st->tcp, on_stream_alloc, on_stream_read);
+	if (rc)
+		stream_close(st, NULL, "cannot send the push/pull");
+}
+
+static void start_push_pull(struct gossip *g, const struct swim_out *o)
+{
+	struct sockaddr_storage ss;
+	struct stream *st = sockaddr_of(&o->ip, o->port, &ss) ? NULL : stream_new(g, true);
+	if (!st) {
+		swim_push_pull_done(g->swim, now_ms(g), o->request, NULL);
+		join_result(g, o->request, NULL, "cannot open a stream");
+		return;
+	}
+	st->join = o->join;
+	st->request = o->request;
+	char s[64];
+	ip_str(&o->ip, s, sizeof(s));
+	snprintf(st->peer, sizeof(st->peer), "%s:%u", s, o->port);
+	uv_connect_t *req = malloc(sizeof(*req));
+	if (!req || uv_tcp_connect(req, &st->tcp, (struct sockaddr *)&ss, on_connect)) {
+		free(req);
+		stream_close(st, NULL, "connect failed");
+		return;
+	}
+	req->data = st;
+}
+
+/* ---- joins ---- */
+
+static void join_result(struct gossip *g, uint32_t request, const struct gw_push_pull *pp,
+                        const char *err)
+{
+	for (size_t k = 0; k < MAX_JOINS; k++) {
+		struct join_batch *b = &g->joins[k];
+		if (!b->used)
+			continue;
+		for (size_t i = 0; i < b->nrequests; i++) {
+			if (b->requests[i] != request)
+				continue;
+			b->requests[i] = 0;
+			if (pp) {
+				b->contacted++;
+				bool other = false;
+				for (size_t n = 0; n < pp->nnodes && !other; n++)
+					other = pp->nodes[n].state == 0 && strcmp(pp->nodes[n].name, g->name);
+				b->others += other;
+			} else if (err && !b->err[0]) {
+				snprintf(b->err, sizeof(b->err), "%s", err);
+			}
+			if (--b->pending == 0) {
+				b->used = false;
+				b->done(b->ud, b->contacted, b->others, b->err[0] ? b->err : NULL);
+			}
+			return;
+		}
+	}
+}
+
+int gossip_join(struct gossip *g, const char *const *addrs, size_t n, gossip_join_cb done,
+                void *ud)
+{
+	struct join_batch *b = NULL;
+	for (size_t k = 0; k < MAX_JOINS && !b; k++)
+		if (!g->joins[k].used)
+			b = &g->joins[k];
+	if (!b || n == 0 || n > 32)
+		return -EBUSY;
+	memset(b, 0, sizeof(*b));
+	b->used = true;
+	b->done = done;
+	b->ud = ud;
+	b->pending = (int)n;
+	for (size_t i = 0; i < n; i++) {
+		char host[128];
+		unsigned port = g->cfg.port;
+		snprintf(host, sizeof(host), "%s", addrs[i]);
+		char *colon = strrchr(host, ':');
+		if (colon && !strchr(colon + 1, ']') && strchr(host, ':') == colon) {
+			*colon = '\0';
+			port = (unsigned)atoi(colon + 1);
+		}
+		struct in_addr a;
+		if (inet_pton(AF_INET, host, &a) != 1 || port == 0 || port > 65535) {
+			if (!b->err[0])
+				snprintf(b->err, sizeof(b->err), "%s: not an IPv4 address[:port]", addrs[i]);
+			b->pending--;
+			continue;
+		}
+		struct gw_ip ip;
+		gw_ip_from_v4(&ip, ntohl(a.s_addr));
+		b->requests[b->nrequests++] = swim_join(g->swim, now_ms(g), &ip, (uint16_t)port);
+	}
+	if (b->pending == 0) {
+		b->used = false;
+		done(ud, 0, 0, b->err);
+		return 0;
+	}
+	drain(g);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int bind_error(char *err, size_t errlen, const char *net, const char *ip, unsigned port,
+                      const char *step, int rc)
+{
+	snprintf(err, errlen, "listen %s %s:%u: %s: %s", net, ip, port, step, uv_strerror(rc));
+	return rc;
+}
+
+int gossip_start(struct gossip **out, uv_loop_t *loop, const struct gossip_config *cfg,
+                 char *err, size_t errlen)
+{
+	struct gossip *g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	g->loop = loop;
+	g->cfg = *cfg;
+	snprintf(g->name, sizeof(g->name), "%s", cfg->name);
+	snprintf(g->pool, sizeof(g->pool), "%s", cfg->pool);
+	snprintf(g->mod_serf, sizeof(g->mod_serf), "%s.serf.%s", cfg->log_module, cfg->pool);
+	snprintf(g->mod_ml, sizeof(g->mod_ml), "%s.memberlist.%s", cfg->log_module, cfg->pool);
+	if (cfg->snapshot_path)
+		snprintf(g->snapshot, sizeof(g->snapshot), "%s", cfg->snapshot_path);
+	g->cfg.name = g->name;
+	g->cfg.pool = g->pool;
+	if (cfg->encrypt && cfg->encrypt[0]) {
+		if (gw_keyring_add_base64(&g->kr, cfg->encrypt)) {
+			snprintf(err, errlen, "encrypt: invalid gossip key");
+			free(g);
+			return -EINVAL;
+		}
+		g->encrypted = true;
+	}
+	struct swim_config sc;
+	memset(&sc, 0, sizeof(sc));
+	snprintf(sc.name, sizeof(sc.name), "%s", cfg->name);
+	struct in_addr a;
+	if (inet_pton(AF_INET, cfg->advertise_ip, &a) != 1) {
+		snprintf(err, errlen, "advertise address %s: gossip speaks IPv4 only", cfg->advertise_ip);
+		free(g);
+		return -EINVAL;
+	}
+	gw_ip_from_v4(&sc.addr, ntohl(a.s_addr));
+	sc.port = cfg->port;
+	int m = gw_encode_tags(cfg->tags, cfg->ntags, sc.meta, sizeof(sc.meta));
+	if (m < 0) {
+		snprintf(err, errlen, "tags too large for gossip metadata (512 bytes)");
+		free(g);
+		return m;
+	}
+	sc.meta_len = (size_t)m;
+	memcpy(sc.vsn, (const uint8_t[]){ 1, 5, 2, 2, 5, 4 }, 6);
+	uv_random(NULL, NULL, &sc.seed, sizeof(sc.seed), 0, NULL);
+	sc.udp_budget = GW_UDP_BUDGET - (g->encrypted ? GW_ENCRYPT_OVERHEAD : 0);
+	sc.reap_failed_ms = cfg->reconnect_timeout_ms;
+	g->swim = swim_new(&sc, uv_now(loop));
+	if (!g->swim) {
+		snprintf(err, errlen, "out of memory");
+		free(g);
+		return -ENOMEM;
+	}
+
+	struct sockaddr_in sa;
+	int rc = uv_ip4_addr(cfg->bind_ip, cfg->port, &sa);
+	uv_udp_init(loop, &g->udp);
+	uv_tcp_init(loop, &g->listener);
+	uv_timer_init(loop, &g->timer);
+	uv_timer_init(loop, &g->leave_timer);
+	g->udp.data = g->listener.data = g->timer.data = g->leave_timer.data = g;
+	g->open_handles = 4;
+	if (rc)
+		rc = bind_error(err, errlen, "udp", cfg->bind_ip, cfg->port, "address", rc);
+	else if ((rc = uv_udp_bind(&g->udp, (struct sockaddr *)&sa, 0)))
+		rc = bind_error(err, errlen, "udp", cfg->bind_ip, cfg->port, "bind", rc);
+	else if ((rc = uv_tcp_bind(&g->listener, (struct sockaddr *)&sa, 0)) ||
+	         (rc = uv_listen((uv_stream_t *)&g->listener, 128, on_accept)))
+		rc = bind_error(err, errlen, "tcp", cfg->bind_ip, cfg->port, "bind", rc);
+	else if ((rc = uv_udp_recv_start(&g->udp, on_udp_alloc, on_udp_recv)))
+		rc = bind_error(err, errlen, "udp", cfg->bind_ip, cfg->port, "read", rc);
+	if (rc) {
+		gossip_stop(g);
+		return rc;
+	}
+	int size = 2 << 20;
+	uv_recv_buffer_size((uv_handle_t *)&g->udp, &size);
+	if (!g->encrypted) {
+		uint32_t v4 = ntohl(a.s_addr);
+		bool private = (v4 >> 24) == 10 || (v4 >> 20) == 0xAC1 || (v4 >> 16) == 0xC0A8 ||
+		               (v4 >> 24) == 127 || (v4 >> 22) == (100u << 2 | 1);
+		if (!private)
+			cc_log(CC_LOG_WARN, g->mod_ml, "memberlist: Binding to public address without "
+			                               "encryption!", (const char *)NULL);
+	}
+	/* the local member is alive from the start, as Serf reports it */
+	char ip[64], msg[GW_NAME_MAX + 80];
+	snprintf(ip, sizeof(ip), "%s", cfg->advertise_ip);
+	snprintf(msg, sizeof(msg), "serf: EventMemberJoin: %s %s", cfg->name, ip);
+	cc_log(CC_LOG_INFO, g->mod_serf, msg, (const char *)NULL);
+	if (cfg->on_event) {
+		struct find_ctx c = { .name = g->name };
+		swim_members(g->swim, find_cb, &c);
+		if (c.found)
+			cfg->on_event(cfg->ud, SWIM_EVENT_JOIN, &c.info);
+	}
+	rearm(g);
+	*out = g;
+	return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct gossip *g = h->data;
+	g->open_handles--;
+	maybe_free(g);
+}
+
+void gossip_stop(struct gossip *g)
+{
+	if (!g || g->stopping)
+		return;
+	g->stopping = true;
+	uv_timer_stop(&g->timer);
+	uv_timer_stop(&g->leave_timer);
+	uv_close((uv_handle_t *)&g->udp, on_handle_closed);
+	uv_close((uv_handle_t *)&g->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&g->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&g->leave_timer, on_handle_closed);
+	for (struct stream *st = g->streams; st; st = st->next)
+		stream_close(st, NULL, NULL);
+}
+
+static void on_leave_timer(uv_timer_t *t)
+{
+	struct gossip *g = t->data;
+	uint64_t now = now_ms(g);
+	if (!g->leave_propagating) {
+		if (!swim_leave_broadcast_done(g->swim) && now < g->leave_deadline) {
+			uv_timer_start(&g->leave_timer, on_leave_timer, 50, 0);
+			return;
+		}
+		g->leave_propagating = true;
+		uv_timer_start(&g->leave_timer, on_leave_timer, g->cfg.leave_propagate_ms, 0);
+		return;
+	}
+	if (g->leave_done)
+		g->leave_done(g->leave_ud);
+}
+
+void gossip_leave(struct gossip *g, void (*done)(void *ud), void *ud)
+{
+	g->leave_done = done;
+	g->leave_ud = ud;
+	snapshot_line(g, "leave%s%s\n", "", "");
+	if (swim_count(g->swim, SWIM_ALIVE) <= 1) {
+		/* nobody to tell */
+		if (done)
+			done(ud);
+		return;
+	}
+	swim_leave(g->swim, now_ms(g));
+	drain(g);
+	g->leave_deadline = now_ms(g) + 5000; /* Serf's BroadcastTimeout */
+	uv_timer_start(&g->leave_timer, on_leave_timer, 50, 0);
+}
+
+int gossip_force_leave(struct gossip *g, const char *name)
+{
+	int rc = swim_force_leave(g->swim, now_ms(g), name);
+	drain(g);
+	return rc;
+}
+
+void gossip_members(const struct gossip *g,
+                    void (*cb)(void *ud, const struct swim_member_info *m), void *ud)
+{
+	swim_members(g->swim, cb, ud);
+}
+
+size_t gossip_count(const struct gossip *g, enum swim_status status)
+{
+	return swim_count(g->swim, status);
+}
+
+bool gossip_encrypted(const struct gossip *g)
+{
+	return g->encrypted;
+}
+
+int gossip_health(const struct gossip *g)
+{
+	return swim_health(g->swim);
+}
