@@ -195,7 +195,8 @@ char **plan_node_argv(const struct topology *t, const struct topo_node *n,
 		const cJSON *j;
 		cJSON_ArrayForEach(j, joins)
 			if (cJSON_IsString(j))
-				rc |= pushf(&argv, &argc, "-retry-join=%s:%s", j->valuestring, "7946");
+				rc |= pushf(&argv, &argc, "-retry-join=%s%s", j->valuestring,
+				            strchr(j->valuestring, ':') ? "" : ":7946");
 		const cJSON *ri = cJSON_GetObjectItemCaseSensitive(n->config, "retry_interval");
 		if (cJSON_IsString(ri))
 			rc |= pushf(&argv, &argc, "-retry-interval=%s%s", ri->valuestring, "");

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Conclave and the real serf (Debian's serf 0.9.4) in one gossip pool, in
+# namespaces: each side joins the other, lists the other alive with its tags,
+# sees a SIGKILL as failed and a graceful leave as left; with the same
+# `encrypt` key they talk, with different keys they do not.
+. "$(dirname "$0")/lib.sh"
+command -v serf >/dev/null || { echo "SKIP: serf is not installed (ci/deps.sh installs it)"; exit 77; }
+
+KEY1="pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="
+KEY2="Ubw9a6Zh0BDv8cB4WBgp3g4BhCqMwqgEyyLEyS0tmXE="
+
+topology() { # name conclave-encrypt serf-encrypt
+  cat <<YAML
+name: $1
+networks: [ { name: lan, subnet: 51.6.196.0/24 } ]
+nodes:
+  - name: c1
+    kind: conclave
+    addresses: { lan: 51.6.196.11 }
+    config:
+      server: false
+      datacenter: dc1
+      retry_join: ["51.6.196.21:7946"]
+      retry_interval: 1s
+      ${2:+encrypt: "$2"}
+  - name: c2
+    kind: conclave
+    addresses: { lan: 51.6.196.12 }
+    config: { server: false, datacenter: dc1, retry_join: ["51.6.196.11"], retry_interval: 1s ${2:+, encrypt: "$2"} }
+  - name: s1
+    kind: serf
+    addresses: { lan: 51.6.196.21 }
+    config: { retry_join: ["51.6.196.12:8301"], retry_interval: 1s ${3:+, encrypt: "$3"} }
+YAML
+}
+
+serf_members() { # topo
+  "$HARNESS" -t "$1" exec s1 -- serf members -rpc-addr=51.6.196.21:7373 -format=json 2>/dev/null
+}
+conclave_members() { # topo node
+  "$HARNESS" -t "$1" exec "$2" -- sh -c 'curl -sf --max-time 2 "$CONCLAVE_HTTP_ADDR/v1/agent/members"'
+}
+# status_of JSON-FROM NAME: the member's status as that side reports it
+serf_status() { serf_members "$1" | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin)["members"] if x["name"]==sys.argv[1]]; print(m[0]["status"] if m else "none")' "$2"; }
+conclave_status() { conclave_members "$1" "$2" | python3 -c 'import json,sys; m=[x for x in json.load(sys.stdin) if x["Name"]==sys.argv[1]]; print({1:"alive",2:"leaving",3:"left",4:"failed"}.get(m[0]["Status"],"?") if m else "none")' "$3"; }
+serf_is() { [ "$(serf_status "$1" "$2")" = "$3" ]; }                # topo member status
+conclave_is() { [ "$(conclave_status "$1" "$2" "$3")" = "$4" ]; }   # topo observer member status
+
+# ---- plaintext pool ----
+topology "$TOPO" "" "" >"$TMP/t.yaml"
+"$HARNESS" up "$TMP/t.yaml" >"$TMP/up.out" 2>&1 || { fail "up"; cat "$TMP/up.out" >&2; finish; }
+check_root_ns "interop up"
+wait_for 30 serf_is "$TOPO" c1 alive \
+  && ok "serf sees conclave c1 alive" || fail "serf does not see c1: $(serf_members "$TOPO")"
+serf_members "$TOPO" >"$TMP/serf.json"
+python3 - "$TMP/serf.json" <<'PY' && ok "serf shows conclave's tags (role=node, dc=dc1, id)" || { fail "tags seen by serf"; cat "$TMP/serf.json" >&2; }
+import json, sys
+m = [x for x in json.load(open(sys.argv[1]))["members"] if x["name"] == "c1"][0]
+t = m["tags"]
+sys.exit(0 if t.get("role") == "node" and t.get("dc") == "dc1" and len(t.get("id", "")) == 36 else 1)
+PY
+wait_for 30 conclave_is "$TOPO" c1 s1 alive \
+  && ok "conclave c1 sees serf s1 alive" || fail "c1 does not see s1: $(conclave_members "$TOPO" c1)"
+wait_for 30 conclave_is "$TOPO" c2 s1 alive \
+  && ok "conclave c2 (joined through c1) sees serf s1 alive" || fail "c2 does not see s1"
+
+# SIGKILL of serf: the conclave agents mark it failed; back again: alive.
+"$HARNESS" -t "$TOPO" kill s1 >/dev/null
+wait_for 30 conclave_is "$TOPO" c1 s1 failed \
+  && ok "SIGKILLed serf is seen failed by conclave" || fail "c1 did not mark s1 failed: $(conclave_status "$TOPO" c1 s1)"
+"$HARNESS" -t "$TOPO" start s1 >/dev/null
+wait_for 40 conclave_is "$TOPO" c1 s1 alive \
+  && ok "restarted serf is alive again for conclave" || fail "s1 not alive again"
+
+# SIGKILL of a conclave agent: serf marks it failed.
+"$HARNESS" -t "$TOPO" kill c2 >/dev/null
+wait_for 30 serf_is "$TOPO" c2 failed \
+  && ok "SIGKILLed conclave is seen failed by serf" || fail "serf did not mark c2 failed: $(serf_status "$TOPO" c2)"
+
+# Graceful leave of a conclave client (SIGINT leaves on clients): serf shows left.
+"$HARNESS" -t "$TOPO" stop c1 >/dev/null
+wait_for 20 serf_is "$TOPO" c1 left \
+  && ok "conclave's graceful leave is seen as left by serf" || fail "serf shows c1 as $(serf_status "$TOPO" c1)"
+"$HARNESS" down "$TOPO" >/dev/null 2>&1
+
+# ---- encrypted pools ----
+T2="${TOPO}e"; TOPOS+=("$T2")
+topology "$T2" "$KEY1" "$KEY1" >"$TMP/te.yaml"
+"$HARNESS" up "$TMP/te.yaml" >"$TMP/up2.out" 2>&1 || { fail "encrypted up"; cat "$TMP/up2.out" >&2; }
+wait_for 30 conclave_is "$T2" c1 s1 alive \
+  && ok "same key: conclave and serf talk" || fail "same key: c1 does not see s1"
+"$HARNESS" down "$T2" >/dev/null 2>&1
+
+T3="${TOPO}x"; TOPOS+=("$T3")
+topology "$T3" "$KEY1" "$KEY2" >"$TMP/tx.yaml"
+"$HARNESS" up "$TMP/tx.yaml" >"$TMP/up3.out" 2>&1 || { fail "mixed-key up"; cat "$TMP/up3.out" >&2; }
+sleep 5
+[ "$(conclave_status "$T3" c1 s1)" = none ] && ok "different keys: conclave does not see serf" || fail "different keys: c1 sees s1 as $(conclave_status "$T3" c1 s1)"
+[ "$(serf_status "$T3" c1)" = none ] && ok "different keys: serf does not see conclave" || fail "different keys: serf sees c1"
+"$HARNESS" down "$T3" >/dev/null 2>&1
+check_root_ns "after interop"
+finish
