@@ -7,6 +7,7 @@
  * pending code then EOF at Close. (Go >= 1.17, e.g. the serf 0.9.4 in the
  * capture, starts with a clear code; any Go reader accepts both.) The decoder
  * accepts clear codes anywhere, including first. */
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 
@@ -78,7 +79,7 @@ int gw_lzw_encode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
 	struct lzw_enc e;
 	if ((!in && len) || (!out && cap))
-		return -GW_EBADMSG;
+		return -EINVAL;
 	memset(&e, 0, sizeof(e));
 	e.out = out;
 	e.cap = cap > INT_MAX ? INT_MAX : cap;
@@ -131,7 +132,7 @@ int gw_lzw_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 	size_t pos = 0, o = 0;
 
 	if ((!in && len) || (!out && cap))
-		return -GW_EBADMSG;
+		return -EINVAL;
 	if (cap > INT_MAX)
 		cap = INT_MAX;
 	memset(prefix, 0, sizeof(prefix));

@@ -56,6 +56,10 @@ void gw_ip_from_v4(struct gw_ip *ip, uint32_t host_order)
 
 /* ---- field tables, sorted by key (the wire order) ---- */
 
+/* offsets and sizes are kept in 16 bits */
+_Static_assert(sizeof(struct gw_node_state) < 65536, "struct too big for mp_field");
+_Static_assert(sizeof(struct gw_serf_query) < 65536, "struct too big for mp_field");
+
 static const struct mp_field ping_f[] = {
 	F("Node", MK_NAME, 0, struct gw_ping, node),
 	F("SeqNo", MK_U32, 0, struct gw_ping, seq),
