@@ -293,6 +293,22 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	rundir_event(t->name, "up %s", file);
+	/* every node may talk to every node of its network: about n*n ARP entries,
+	 * in one kernel-wide table whose default limit (1024) 33 nodes exceed */
+	unsigned need = 0, raised;
+	for (size_t k = 0; k < t->nnetworks; k++) {
+		unsigned n = 0;
+		for (size_t i = 0; i < t->nnodes; i++)
+			for (size_t f = 0; f < t->nodes[i].nifaces; f++)
+				n += t->nodes[i].ifaces[f].network == k;
+		need += n * n;
+	}
+	struct netns_err ne;
+	if (netns_neigh_capacity(need + 256, &raised, &ne))
+		fprintf(stderr, "harness: warning: %s (large topologies may drop packets)\n", ne.msg);
+	else if (raised)
+		printf("  neighbours   kernel ARP table raised to %u entries "
+		       "(net.ipv4.neigh.default.gc_thresh3) for %zu nodes\n", raised, t->nnodes);
 	printf("harness: topology %s (%zu nodes, %zu network%s) from %s\n", t->name, t->nnodes,
 	       t->nnetworks, t->nnetworks == 1 ? "" : "s", file);
 	struct net_times tm = { 0, 0, 0, 0 };

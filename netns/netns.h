@@ -49,6 +49,14 @@ bool netns_exists(const char *name);
 /* Moves the calling thread into the namespace (setns). */
 int netns_enter(int fd, struct netns_err *e);
 
+/* The kernel's IPv4 neighbour (ARP) table is one table for all namespaces,
+ * sized by net.ipv4.neigh.default.gc_thresh1..3 of the initial namespace
+ * (128/512/1024 by default). N nodes on one segment need about N*N entries;
+ * beyond gc_thresh3 the kernel drops packets ("neighbor table overflow").
+ * Raises the thresholds (never lowers them) so that `entries` fit; *raised_to
+ * is the new gc_thresh3, or 0 when nothing had to change. */
+int netns_neigh_capacity(unsigned entries, unsigned *raised_to, struct netns_err *e);
+
 /* ---- batched rtnetlink, one socket per namespace ---- */
 
 struct netns_nl;

@@ -145,3 +145,50 @@ bool netns__is_protected(ino_t ns_ino)
 		return true;
 	return stat("/proc/1/ns/net", &st) == 0 && st.st_ino == ns_ino;
 }
+
+static int read_uint(const char *path, unsigned *v)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int rc = fscanf(f, "%u", v) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	return rc;
+}
+
+static int write_uint(const char *path, unsigned v)
+{
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", v);
+	return fclose(f) ? -errno : 0;
+}
+
+int netns_neigh_capacity(unsigned entries, unsigned *raised_to, struct netns_err *e)
+{
+	static const char *const th[3] = { "/proc/sys/net/ipv4/neigh/default/gc_thresh1",
+		                           "/proc/sys/net/ipv4/neigh/default/gc_thresh2",
+		                           "/proc/sys/net/ipv4/neigh/default/gc_thresh3" };
+	*raised_to = 0;
+	unsigned cur[3];
+	for (int i = 0; i < 3; i++) {
+		int rc = read_uint(th[i], &cur[i]);
+		if (rc)
+			return netns__fail(e, rc, "cannot read %s: %s", th[i], strerror(-rc));
+	}
+	/* gc_thresh2 is where the kernel starts collecting; keep the need below it */
+	if (entries <= cur[1])
+		return 0;
+	unsigned want[3] = { entries / 2, entries * 2, entries * 4 };
+	for (int i = 2; i >= 0; i--) { /* largest first, so thresh1 <= thresh2 <= thresh3 holds */
+		if (want[i] <= cur[i])
+			continue;
+		int rc = write_uint(th[i], want[i]);
+		if (rc)
+			return netns__fail(e, rc, "cannot raise %s to %u: %s", th[i], want[i],
+			                   strerror(-rc));
+	}
+	*raised_to = want[2] > cur[2] ? want[2] : cur[2];
+	return 0;
+}

@@ -36,6 +36,10 @@ PY
   && assert_contains "$TMP/self.json" '"NodeName":"node3_211"' "agent answers inside its namespace" || fail "exec curl in node3_211"
 "$HARNESS" status "$T2" >"$TMP/status.out" 2>&1
 [ "$(grep -c ' running ' "$TMP/status.out")" = 2 ] && ok "status shows two running agents" || { fail "status"; cat "$TMP/status.out" >&2; }
+members_are() { # topology count: every node reports that many alive members
+  "$HARNESS" status "$1" --json | python3 -c 'import json,sys; n=json.load(sys.stdin); sys.exit(0 if all(x["members"] == int(sys.argv[1]) for x in n) else 1)' "$2"
+}
+wait_for 15 members_are "$T2" 2 && ok "gossip: both agents list 2 alive members" || { fail "gossip did not converge"; "$HARNESS" status "$T2" >&2; }
 "$HARNESS" status "$TOPO" --json | grep -c '"state":\s*"running"' | grep -qx 2 && ok "both topologies up side by side" || fail "first topology disturbed"
 "$HARNESS" down "$TOPO" >/dev/null 2>&1 || fail "down of dc1 command"
 [ "$(leftover_ns "$TOPO")" = 0 ] && ok "dc1 command down clean" || fail "namespaces left"
@@ -45,6 +49,10 @@ PY
 assert_contains "$TMP/log.out" "Caught: signal=terminated" "restart stopped the agent with SIGTERM"
 started_twice() { [ "$("$HARNESS" -t "$T2" logs node2_201 | grep -c 'Starting Conclave agent')" = 2 ]; }
 wait_for 10 started_twice && ok "the agent started twice" || fail "agent did not start again"
+wait_for 15 members_are "$T2" 2 && ok "after the restart both list 2 members again, no manual join" || fail "restarted agent did not rejoin"
+"$HARNESS" -t "$T2" logs node2_201 >"$TMP/log2.out"
+assert_contains "$TMP/log2.out" "serf: Attempting re-join to previously known node: node3_211: 51.6.196.211:8301" "rejoin from the serf snapshot"
+assert_contains "$TMP/log2.out" "agent: Join cluster completed. Synced with initial agents: cluster=LAN num_agents=2" "retry_join completes as in the seed's log"
 "$HARNESS" down "$T2" >"$TMP/down.out" 2>&1 || fail "down of dc1 conclave"
 [ "$(leftover_ns "$T2")" = 0 ] && ok "dc1 conclave down clean" || fail "namespaces left"
 check_root_ns "after dc1"
