@@ -10,9 +10,16 @@ static const char usage[] =
 	"Usage: conclave [--version] [--help] <command> [<args>]\n"
 	"\n"
 	"Available commands are:\n"
-	"    agent       Runs a Conclave agent\n"
-	"    validate    Validate config files/directories\n"
-	"    version     Prints the Conclave version\n";
+	"    agent        Runs a Conclave agent\n"
+	"    force-leave  Forces a member of the cluster to enter the \"left\" state\n"
+	"    join         Tell Conclave agent to join cluster\n"
+	"    leave        Gracefully leaves the cluster and shuts down\n"
+	"    members      Lists the members of a Conclave cluster\n"
+	"    validate     Validate config files/directories\n"
+	"    version      Prints the Conclave version\n"
+	"\n"
+	"members, join, leave and force-leave talk to the agent's HTTP API: -http-addr=ADDR,\n"
+	"else $CONCLAVE_HTTP_ADDR, else $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.\n";
 
 static const char agent_usage_head[] =
 	"Usage: conclave agent [options]\n"
@@ -80,6 +87,14 @@ int main(int argc, char **argv)
 		return cmd_agent(argc - 2, argv + 2);
 	if (strcmp(cmd, "validate") == 0)
 		return cc_cli_validate(argc - 2, argv + 2);
+	if (strcmp(cmd, "members") == 0)
+		return cc_cli_members(argc - 2, argv + 2);
+	if (strcmp(cmd, "join") == 0)
+		return cc_cli_join(argc - 2, argv + 2);
+	if (strcmp(cmd, "leave") == 0)
+		return cc_cli_leave(argc - 2, argv + 2);
+	if (strcmp(cmd, "force-leave") == 0)
+		return cc_cli_force_leave(argc - 2, argv + 2);
 	fprintf(stderr, "conclave: unknown command \"%s\"\n\n%s", cmd, usage);
 	return 127;
 }

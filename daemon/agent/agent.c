@@ -85,6 +85,12 @@ void agent_shutdown(struct cc_agent *a, bool leave)
 	finish_shutdown(a, false);
 }
 
+void agent_shutdown_after_leave(struct cc_agent *a)
+{
+	a->stopping = true;
+	finish_shutdown(a, true);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct cc_agent *a = s->data;

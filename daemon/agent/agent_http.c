@@ -1,6 +1,7 @@
 /* The agent's HTTP endpoints, in Consul's JSON shapes. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -173,23 +174,123 @@ static void h_status_leader(void *ud, const struct cc_http_req *req, struct cc_h
 	cJSON_Delete(s);
 }
 
+static struct gossip *pool_of(const struct cc_agent *a, const struct cc_http_req *req)
+{
+	const char *wan = cc_http_query(req, "wan");
+	bool want_wan = wan && strcmp(wan, "0") != 0 && strcmp(wan, "false") != 0;
+	return want_wan ? a->wan : a->lan;
+}
+
 /* GET /v1/agent/members[?wan=1]: the pool's members as Serf sees them. */
 static void h_agent_members(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
 {
 	const struct cc_agent *a = ud;
-	const char *wan = cc_http_query(req, "wan");
-	bool want_wan = wan && strcmp(wan, "0") != 0 && strcmp(wan, "false") != 0;
-	if (want_wan && !a->wan) {
+	struct gossip *g = pool_of(a, req);
+	if (!g) {
 		cc_http_error(resp, 500, "WAN members are only available on servers");
 		return;
 	}
 	cJSON *arr = cJSON_CreateArray();
-	gossip_members(want_wan ? a->wan : a->lan, add_member, arr);
+	gossip_members(g, add_member, arr);
 	cc_http_json(req, resp, arr);
 	cJSON_Delete(arr);
 }
 
+static void on_api_joined(void *ud, int contacted, int others, const char *err)
+{
+	struct cc_http_resp resp = { .status = 200 };
+	if (contacted == 0)
+		cc_http_error(&resp, 500, "%s", err ? err : "no address answered");
+	cc_http_finish(ud, &resp);
+}
+
+/* PUT /v1/agent/join/ADDR[?wan=1]: 200 once the address answered a push/pull. */
+static void h_agent_join(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	struct cc_agent *a = ud;
+	struct gossip *g = pool_of(a, req);
+	if (!g) {
+		cc_http_error(resp, 500, "WAN join is only available on servers");
+		return;
+	}
+	if (!req->suffix[0]) {
+		cc_http_error(resp, 400, "Missing address to join");
+		return;
+	}
+	const char *addrs[1] = { req->suffix };
+	struct cc_http_pending *p = cc_http_defer(req);
+	if (gossip_join(g, addrs, 1, on_api_joined, p)) {
+		struct cc_http_resp r = { .status = 200 };
+		cc_http_error(&r, 500, "too many joins in progress");
+		cc_http_finish(p, &r);
+	}
+}
+
+static struct cc_http_pending *leave_pending;
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_shutdown_timer(uv_timer_t *t)
+{
+	struct cc_agent *a = t->data;
+	uv_close((uv_handle_t *)t, free_handle);
+	agent_shutdown_after_leave(a);
+}
+
+static void on_api_left(struct cc_agent *a)
+{
+	CC_INFO("agent", "Graceful exit completed");
+	struct cc_http_resp r = { .status = 200 };
+	if (leave_pending)
+		cc_http_finish(leave_pending, &r);
+	leave_pending = NULL;
+	a->exit_code = 0;
+	/* let the answer go out, then stop */
+	uv_timer_t *t = malloc(sizeof(*t));
+	if (!t) {
+		agent_shutdown_after_leave(a);
+		return;
+	}
+	uv_timer_init(&a->loop, t);
+	t->data = a;
+	uv_timer_start(t, on_shutdown_timer, 100, 0);
+}
+
+/* PUT /v1/agent/leave: a graceful leave, answered when it is done; then the
+ * agent shuts down, as Consul's does. */
+static void h_agent_leave(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	struct cc_agent *a = ud;
+	if (leave_pending || a->stopping) {
+		cc_http_error(resp, 500, "the agent is already leaving");
+		return;
+	}
+	CC_INFO("agent", "Gracefully shutting down agent...");
+	leave_pending = cc_http_defer(req);
+	agent_gossip_leave(a, on_api_left);
+}
+
+/* PUT /v1/agent/force-leave/NODE: a failed member is marked left. */
+static void h_agent_force_leave(void *ud, const struct cc_http_req *req,
+                                struct cc_http_resp *resp)
+{
+	struct cc_agent *a = ud;
+	struct gossip *g = pool_of(a, req);
+	if (!g || !req->suffix[0]) {
+		cc_http_error(resp, 400, "Missing node name");
+		return;
+	}
+	if (gossip_force_leave(g, req->suffix))
+		cc_http_error(resp, 500, "agent: No node found with name '%s'", req->suffix);
+}
+
 const struct cc_http_route cc_agent_routes[] = {
+	{ "/v1/agent/join/", true, "PUT", h_agent_join },
+	{ "/v1/agent/leave", false, "PUT", h_agent_leave },
+	{ "/v1/agent/force-leave/", true, "PUT", h_agent_force_leave },
 	{ "/v1/agent/members", false, "GET", h_agent_members },
 	{ "/v1/agent/self", false, "GET", h_agent_self },
 	{ "/v1/status/leader", false, "GET", h_status_leader },

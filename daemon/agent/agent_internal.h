@@ -38,6 +38,8 @@ extern const size_t cc_agent_nroutes;
 
 /* agent.c: stops the agent; with leave, leaves the gossip pools first. */
 void agent_shutdown(struct cc_agent *a, bool leave);
+/* agent.c: stops the agent after the pools have left (PUT /v1/agent/leave). */
+void agent_shutdown_after_leave(struct cc_agent *a);
 
 /* agent_gossip.c */
 size_t agent_tags(const struct cc_agent *a, struct gw_tag *t, size_t cap);

@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,11 @@
 
 #define MOD "agent.http"
 
+struct reqstate;
+
 struct cc_http {
 	uv_loop_t *loop;
+	struct reqstate *deferred; /* suspended requests, answered by cc_http_finish */
 	struct MHD_Daemon *d;
 	uv_poll_t poll;
 	uv_timer_t timer;
@@ -31,10 +35,17 @@ struct reqstate {
 	char *body;
 	size_t len;
 	int too_big;
+	/* deferred answers */
+	struct cc_http *h;
+	struct MHD_Connection *conn;
+	bool deferred, ready;
+	struct cc_http_resp resp;
+	struct reqstate *next;
 };
 
 struct cc_http_conn {
 	struct MHD_Connection *mhd;
+	struct reqstate *st;
 };
 
 static void reschedule(struct cc_http *h);
@@ -117,8 +128,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!st) {
 		if (!(st = calloc(1, sizeof(*st))))
 			return MHD_NO;
+		st->h = h;
+		st->conn = c;
 		*con_cls = st;
 		return MHD_YES;
+	}
+	if (st->deferred) {
+		/* resumed: the answer is ready (or the server is stopping) */
+		if (!st->ready)
+			return MHD_YES;
+		st->deferred = false;
+		return send_resp(c, &st->resp);
 	}
 	if (*upload_size > 0) {
 		if (!st->too_big && st->len + *upload_size <= CC_HTTP_MAX_BODY) {
@@ -137,7 +157,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 
 	struct cc_http_resp resp = { .status = 200 };
-	struct cc_http_conn conn = { c };
+	struct cc_http_conn conn = { c, st };
 	const char *suffix = "";
 	const struct cc_http_route *r = route(h, url, &suffix);
 	if (st->too_big) {
@@ -154,6 +174,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		struct cc_http_req req = { method, url, suffix, st->body ? st->body : "", st->len,
 			                   &conn };
 		r->handler(h->ud, &req, &resp);
+		if (st->deferred) {
+			CC_DEBUG(MOD, "Request deferred", "method", method, "url", url);
+			return MHD_YES;
+		}
 	}
 	for (char *p = resp.allow; *p; p++)
 		if (*p == ' ')
@@ -168,6 +192,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct reqstate *st = *con_cls;
 	if (st) {
 		free(st->body);
+		free(st->resp.body);
 		free(st);
 	}
 	*con_cls = NULL;
@@ -251,7 +276,8 @@ int cc_http_start(struct cc_http **out, uv_loop_t *loop, const char *ip, int por
 	h->routes = routes;
 	h->nroutes = nroutes;
 	h->ud = ud;
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
+	                        NULL, on_request, h,
 	                        MHD_OPTION_LISTEN_SOCKET, fd,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -282,10 +308,46 @@ static void on_closed(uv_handle_t *hd)
 		free(h);
 }
 
+struct cc_http_pending *cc_http_defer(const struct cc_http_req *req)
+{
+	struct reqstate *st = req->conn->st;
+	st->deferred = true;
+	st->ready = false;
+	st->next = st->h->deferred;
+	st->h->deferred = st;
+	MHD_suspend_connection(st->conn);
+	return (struct cc_http_pending *)st;
+}
+
+void cc_http_finish(struct cc_http_pending *p, struct cc_http_resp *resp)
+{
+	struct reqstate *st = (struct reqstate *)p;
+	struct cc_http *h = st->h;
+	for (struct reqstate **pp = &h->deferred; *pp; pp = &(*pp)->next) {
+		if (*pp == st) {
+			*pp = st->next;
+			break;
+		}
+	}
+	st->resp = *resp;
+	resp->body = NULL;
+	st->ready = true;
+	MHD_resume_connection(st->conn);
+	if (h->d)
+		uv_timer_start(&h->timer, on_timer, 0, 0);
+}
+
 void cc_http_stop(struct cc_http *h)
 {
 	if (!h)
 		return;
+	/* libmicrohttpd must not be stopped with suspended connections */
+	while (h->deferred) {
+		struct cc_http_resp r = { .status = 200 };
+		cc_http_error(&r, 503, "agent is shutting down");
+		cc_http_finish((struct cc_http_pending *)h->deferred, &r);
+	}
+	MHD_run(h->d); /* lets those answers go out before the sockets close */
 	uv_poll_stop(&h->poll);
 	uv_timer_stop(&h->timer);
 	uv_close((uv_handle_t *)&h->poll, on_closed);

@@ -68,6 +68,13 @@ const char *cc_http_query(const struct cc_http_req *req, const char *key);
  * the request has ?pretty, as Consul does). Does not take ownership of j. */
 void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, const cJSON *j);
 
+/* A handler that cannot answer at once calls cc_http_defer(req) and returns
+ * (leaving resp untouched); later, from the loop, it answers exactly once with
+ * cc_http_finish. A server stopped before that answers 503 itself. */
+struct cc_http_pending;
+struct cc_http_pending *cc_http_defer(const struct cc_http_req *req);
+void cc_http_finish(struct cc_http_pending *p, struct cc_http_resp *resp);
+
 /* Sets a plain-text error body and status. */
 void cc_http_error(struct cc_http_resp *resp, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

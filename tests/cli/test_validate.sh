@@ -31,7 +31,7 @@ assert_contains "$TMP/out" "Config validation failed: 'bootstrap_expect > 0' and
 assert_contains "$TMP/out" "Must specify at least one config file or directory" "no-argument message"
 
 "$BIN" version >"$TMP/out" 2>&1 && assert_contains "$TMP/out" "Conclave v" "version" || fail "version failed"
-"$BIN" --help >"$TMP/out" 2>&1 && assert_contains "$TMP/out" "validate    Validate config files/directories" "help lists commands" || fail "--help failed"
+"$BIN" --help >"$TMP/out" 2>&1 && assert_contains "$TMP/out" "validate     Validate config files/directories" "help lists commands" || fail "--help failed"
 "$BIN" agent -help >"$TMP/out" 2>&1 && assert_contains "$TMP/out" "-config-file=<value>" "agent help lists flags" || fail "agent -help failed"
 "$BIN" frobnicate >"$TMP/out" 2>&1; rc=$?
 [ $rc -eq 127 ] && ok "unknown command exits 127" || fail "unknown command: exit $rc"

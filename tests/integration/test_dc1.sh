@@ -53,6 +53,14 @@ wait_for 15 members_are "$T2" 2 && ok "after the restart both list 2 members aga
 "$HARNESS" -t "$T2" logs node2_201 >"$TMP/log2.out"
 assert_contains "$TMP/log2.out" "serf: Attempting re-join to previously known node: node3_211: 51.6.196.211:8301" "rejoin from the serf snapshot"
 assert_contains "$TMP/log2.out" "agent: Join cluster completed. Synced with initial agents: cluster=LAN num_agents=2" "retry_join completes as in the seed's log"
+"$HARNESS" -t "$T2" exec node2_201 -- conclave members >"$TMP/members.out" 2>&1
+assert_contains "$TMP/members.out" "Node       Address            Status  Type    Build  Protocol  DC   Segment" "conclave members header"
+assert_contains "$TMP/members.out" "node3_211  51.6.196.211:8301  alive   server" "conclave members lists the peer alive"
+"$HARNESS" -t "$T2" exec node3_211 -- conclave leave >"$TMP/leave.out" 2>&1
+assert_contains "$TMP/leave.out" "Graceful leave complete" "conclave leave"
+peer_left() { "$HARNESS" -t "$T2" exec node2_201 -- conclave members -status=left 2>/dev/null | grep -q "^node3_211 "; }
+wait_for 10 peer_left && ok "after conclave leave the peer is listed as left" || fail "peer not left"
+"$HARNESS" -t "$T2" exec node2_201 -- conclave force-leave nobody >/dev/null 2>&1 && fail "force-leave of an unknown node succeeded" || ok "force-leave of an unknown node fails"
 "$HARNESS" down "$T2" >"$TMP/down.out" 2>&1 || fail "down of dc1 conclave"
 [ "$(leftover_ns "$T2")" = 0 ] && ok "dc1 conclave down clean" || fail "namespaces left"
 check_root_ns "after dc1"
