@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan test up down install fuzz bench clean
+.PHONY: all deps build asan test up down install fuzz bench sim clean
 
 all: build
 
@@ -34,6 +34,12 @@ install: build
 
 bench: build
 	@bash bench/topology.sh $(BUILD)
+	@bash bench/gossip.sh $(BUILD)
+
+# The gossip simulation with many more seeds than CI runs (SIM_SEEDS per scenario).
+SIM_SEEDS ?= 2000
+sim: build
+	@SWIM_SIM_SEEDS=$(SIM_SEEDS) $(BUILD)/tests/unit_swim_sim
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \

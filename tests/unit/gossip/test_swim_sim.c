@@ -5,7 +5,8 @@
  * by all within the Lifeguard bound; at 5 % loss nobody alive is declared
  * failed; a partition heals.
  *
- * SWIM_SIM_SEEDS=N runs N seeds per scenario (default a few, for CI). */
+ * SWIM_SIM_SEEDS=N runs N seeds per scenario (CI runs a few hundred runs in
+ * all; `make sim` runs thousands). SWIM_SIM_VERBOSE=1 prints the figures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +19,7 @@
 
 #include "gossip/swim.h"
 
-#define MAXN 64
+#define MAXN 256
 #define STEP_MS 10
 
 struct pkt {
@@ -281,8 +282,9 @@ static int seeds(int dflt)
 
 static void test_converge(void **state)
 {
-	for (int seed = 1; seed <= seeds(5); seed++) {
-		int n = seed % 2 ? 10 : 30;
+	for (int seed = 1; seed <= seeds(100); seed++) {
+		/* 200 nodes every 25th seed: slower to simulate, so rarer */
+		int n = seed % 25 == 0 ? 200 : seed % 2 ? 10 : 30;
 		struct sim *s = sim_new(n, (uint64_t)seed, 0);
 		/* gossip usually does it in about a second; a node that missed a
 		 * broadcast catches up at the next push/pull (30 s), as with serf */
@@ -300,7 +302,7 @@ static void test_converge(void **state)
  * timeout (4-24 s for small clusters), seen by everyone through gossip. */
 static void test_crash_detected(void **state)
 {
-	for (int seed = 1; seed <= seeds(4); seed++) {
+	for (int seed = 1; seed <= seeds(100); seed++) {
 		struct sim *s = sim_new(10, (uint64_t)seed + 100, 0);
 		assert_true(run_until(s, 40000, -1) != UINT64_MAX);
 		int victim = 1 + seed % 9;
@@ -317,7 +319,7 @@ static void test_crash_detected(void **state)
 
 static void test_loss_no_false_failures(void **state)
 {
-	for (int seed = 1; seed <= seeds(2); seed++) {
+	for (int seed = 1; seed <= seeds(20); seed++) {
 		struct sim *s = sim_new(10, (uint64_t)seed + 200, 0);
 		assert_true(run_until(s, 40000, -1) != UINT64_MAX);
 		s->loss_pct = 5;
@@ -334,7 +336,7 @@ static void test_loss_no_false_failures(void **state)
 
 static void test_partition_heals(void **state)
 {
-	for (int seed = 1; seed <= seeds(2); seed++) {
+	for (int seed = 1; seed <= seeds(40); seed++) {
 		struct sim *s = sim_new(10, (uint64_t)seed + 300, 0);
 		assert_true(run_until(s, 40000, -1) != UINT64_MAX);
 		for (int i = 5; i < 10; i++)
