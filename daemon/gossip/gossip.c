@@ -3,6 +3,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,8 @@ struct stream {
 	uint8_t *wbuf;
 	int open_handles;
 	char peer[64];
+	struct gw_ip peer_ip;    /* outgoing: where we connect */
+	uint16_t peer_port;
 };
 
 struct gossip {
@@ -306,11 +312,48 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)g->rx, sizeof(g->rx));
 }
 
+/* With IP_RECVERR the kernel queues ICMP errors for our datagrams; a "port
+ * unreachable" names the member we sent to, whose process is gone. */
+static void drain_icmp_errors(struct gossip *g)
+{
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&g->udp, &fd))
+		return;
+	for (int k = 0; k < 64; k++) {
+		struct sockaddr_in dst;
+		char ctrl[512], data[64];
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr msg = { .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov,
+			              .msg_iovlen = 1, .msg_control = ctrl,
+			              .msg_controllen = sizeof(ctrl) };
+		if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR)
+				continue;
+			const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
+			if (ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == ICMP_DEST_UNREACH &&
+			    ee->ee_code == ICMP_PORT_UNREACH && dst.sin_family == AF_INET) {
+				struct gw_ip ip;
+				gw_ip_from_v4(&ip, ntohl(dst.sin_addr.s_addr));
+				swim_on_unreachable(g->swim, now_ms(g), &ip, ntohs(dst.sin_port));
+			}
+		}
+	}
+}
+
 static void on_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
                         unsigned flags)
 {
 	struct gossip *g = u->data;
-	if (n <= 0 || !from || g->stopping)
+	if (g->stopping)
+		return;
+	if (n < 0) {
+		drain_icmp_errors(g);
+		drain(g);
+		return;
+	}
+	if (n == 0 || !from)
 		return;
 	struct rx_ctx c = { .g = g };
 	ip_of(from, &c.ip, &c.port);
@@ -579,6 +622,9 @@ static void on_connect(uv_connect_t *req, int status)
 	free(req);
 	struct gossip *g = st->g;
 	if (status < 0 || g->stopping) {
+		/* a reset: the host is there and nothing listens (see swim_on_unreachable) */
+		if (status == UV_ECONNREFUSED && !g->stopping)
+			swim_on_unreachable(g->swim, now_ms(g), &st->peer_ip, st->peer_port);
 		stream_close(st, NULL, uv_strerror(status < 0 ? status : UV_ECANCELED));
 		return;
 	}
@@ -605,6 +651,8 @@ static void start_push_pull(struct gossip *g, const struct swim_out *o)
 	}
 	st->join = o->join;
 	st->request = o->request;
+	st->peer_ip = o->ip;
+	st->peer_port = o->port;
 	char s[64];
 	ip_str(&o->ip, s, sizeof(s));
 	snprintf(st->peer, sizeof(st->peer), "%s:%u", s, o->port);
@@ -778,6 +826,10 @@ int gossip_start(struct gossip **out, uv_loop_t *loop, const struct gossip_confi
 	}
 	int size = 2 << 20;
 	uv_recv_buffer_size((uv_handle_t *)&g->udp, &size);
+	uv_os_fd_t fd;
+	int one = 1;
+	if (uv_fileno((uv_handle_t *)&g->udp, &fd) == 0)
+		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	if (!g->encrypted) {
 		uint32_t v4 = ntohl(a.s_addr);
 		bool private = (v4 >> 24) == 10 || (v4 >> 20) == 0xAC1 || (v4 >> 16) == 0xC0A8 ||

@@ -797,6 +797,29 @@ void swim_on_message(struct swim *s, uint64_t now, const struct gw_ip *from, uin
 	}
 }
 
+void swim_on_unreachable(struct swim *s, uint64_t now, const struct gw_ip *ip, uint16_t port)
+{
+	uint32_t want, have;
+	if (!gw_ip_v4(ip, &want))
+		return;
+	for (size_t i = 1; i < s->nm; i++) {
+		struct member *m = s->m[i];
+		if (m->port != port || !gw_ip_v4(&m->addr, &have) || have != want)
+			continue;
+		if (m->state != ML_ALIVE && m->state != ML_SUSPECT)
+			return;
+		swim__log(s, 1, "memberlist: Marking %s as failed: nothing listens on its gossip port "
+		                "any more (the host answered, the process is gone)", m->name);
+		struct gw_suspect dm = { .incarnation = m->incarnation };
+		snprintf(dm.node, sizeof(dm.node), "%s", m->name);
+		snprintf(dm.from, sizeof(dm.from), "%s", s->m[0]->name);
+		on_dead(s, now, &dm);
+		if (s->probe.active && strcmp(s->probe.target, m->name) == 0)
+			s->probe.active = false;
+		return;
+	}
+}
+
 /* ---- push/pull (§2.8, §5.5) ---- */
 
 int swim_local_state(struct swim *s, bool join, struct gw_push_pull *pp, uint8_t *user_state,

@@ -110,6 +110,13 @@ bool swim_next_output(struct swim *s, struct swim_out *out);
 void swim_on_message(struct swim *s, uint64_t now_ms, const struct gw_ip *from_ip,
                      uint16_t from_port, enum gw_type type, const uint8_t *body, size_t len);
 
+/* The kernel says nothing listens at ip:port any more (ICMP port unreachable
+ * for a UDP probe, or a TCP reset on connect): the host is up and the process
+ * is gone. That is strong evidence, unlike silence, so the member is declared
+ * dead at once instead of after a suspicion timeout. (An extension beyond
+ * memberlist that stays wire compatible: others just receive a `dead`.) */
+void swim_on_unreachable(struct swim *s, uint64_t now_ms, const struct gw_ip *ip, uint16_t port);
+
 /* An incoming push/pull (TCP). Fills reply with the local state to send back
  * first (release with swim_push_pull_release), then merges the remote state.
  * Returns 0, or a negative error when the remote state is refused. */

@@ -53,6 +53,15 @@ wait_for 15 members_are "$T2" 2 && ok "after the restart both list 2 members aga
 "$HARNESS" -t "$T2" logs node2_201 >"$TMP/log2.out"
 assert_contains "$TMP/log2.out" "serf: Attempting re-join to previously known node: node3_211: 51.6.196.211:8301" "rejoin from the serf snapshot"
 assert_contains "$TMP/log2.out" "agent: Join cluster completed. Synced with initial agents: cluster=LAN num_agents=2" "retry_join completes as in the seed's log"
+# SIGKILL: the host still answers (ICMP port unreachable), so the peer is
+# declared failed at once instead of after SWIM's suspicion timeout (4-24 s).
+peer_failed() { "$HARNESS" -t "$T2" exec node2_201 -- conclave members -status=failed 2>/dev/null | grep -q "^node3_211 "; }
+"$HARNESS" -t "$T2" kill node3_211 >/dev/null
+t0=$(date +%s%N)
+wait_for 10 peer_failed && ok "SIGKILLed peer seen failed after $(( ($(date +%s%N) - t0) / 1000000 )) ms" || fail "killed peer not failed"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -le 3500 ] && ok "within the fast-failure bound (<= 2 s, plus polling)" || fail "killed peer took longer than 3.5 s to be failed"
+"$HARNESS" -t "$T2" start node3_211 >/dev/null
+wait_for 15 members_are "$T2" 2 && ok "the killed agent is alive again after start" || fail "killed agent did not come back"
 "$HARNESS" -t "$T2" exec node2_201 -- conclave members >"$TMP/members.out" 2>&1
 assert_contains "$TMP/members.out" "Node       Address            Status  Type    Build  Protocol  DC   Segment" "conclave members header"
 assert_contains "$TMP/members.out" "node3_211  51.6.196.211:8301  alive   server" "conclave members lists the peer alive"
