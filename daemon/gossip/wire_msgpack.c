@@ -166,19 +166,20 @@ static int check_len(uint64_t n)
 	return n > GW_STREAM_MAX ? -GW_ETOOBIG : 0;
 }
 
-int mpr_map(struct mp_r *r, uint32_t *n)
+/* A map or array header: fix form (fix | n, n < 16), nil, or 16/32-bit. */
+static int container(struct mp_r *r, uint8_t fix, uint8_t t16, uint8_t t32, uint32_t *n)
 {
 	uint8_t b;
 	uint64_t v;
 	int rc = get1(r, &b);
 	if (rc)
 		return rc;
-	if ((b & 0xf0) == 0x80)
+	if ((b & 0xf0) == fix)
 		v = b & 0x0f;
 	else if (b == 0xc0)
 		v = 0;
-	else if (b == 0xde || b == 0xdf) {
-		if ((rc = getn(r, b == 0xde ? 2 : 4, &v)))
+	else if (b == t16 || b == t32) {
+		if ((rc = getn(r, b == t16 ? 2 : 4, &v)))
 			return rc;
 		if ((rc = check_len(v)))
 			return rc;
@@ -188,26 +189,14 @@ int mpr_map(struct mp_r *r, uint32_t *n)
 	return 0;
 }
 
+int mpr_map(struct mp_r *r, uint32_t *n)
+{
+	return container(r, 0x80, 0xde, 0xdf, n);
+}
+
 int mpr_array(struct mp_r *r, uint32_t *n)
 {
-	uint8_t b;
-	uint64_t v;
-	int rc = get1(r, &b);
-	if (rc)
-		return rc;
-	if ((b & 0xf0) == 0x90)
-		v = b & 0x0f;
-	else if (b == 0xc0)
-		v = 0;
-	else if (b == 0xdc || b == 0xdd) {
-		if ((rc = getn(r, b == 0xdc ? 2 : 4, &v)))
-			return rc;
-		if ((rc = check_len(v)))
-			return rc;
-	} else
-		return -GW_EBADMSG;
-	*n = (uint32_t)v;
-	return 0;
+	return container(r, 0x90, 0xdc, 0xdd, n);
 }
 
 int mpr_str(struct mp_r *r, bool bin, const uint8_t **s, uint32_t *n)
