@@ -103,6 +103,20 @@ uint64_t swim__rand(struct swim *s);
 /* Drops a member (not the local one) from every table and frees it. */
 void swim__remove(struct swim *s, struct member *m);
 
+/* swim.c services used by swim_probe.c */
+void swim__send_packet(struct swim *s, const struct member *to, const struct gw_ip *ip,
+                       uint16_t port, const uint8_t *data, size_t len, bool crc);
+size_t swim__build_packet(struct swim *s, const uint8_t *lead, size_t lead_len, uint8_t *buf,
+                          size_t cap);
+void swim__on_alive(struct swim *s, uint64_t now, const struct gw_alive *a, bool bootstrap);
+void swim__on_suspect(struct swim *s, uint64_t now, const struct gw_suspect *sm);
+void swim__on_dead(struct swim *s, uint64_t now, const struct gw_suspect *dm);
+
+/* swim_probe.c: the timers swim_tick runs */
+void swim__run_relays(struct swim *s, uint64_t now);
+void swim__run_probe(struct swim *s, uint64_t now);
+void swim__run_gossip(struct swim *s, uint64_t now);
+
 /* swim_serf.c: Serf's reaction to memberlist events and its own messages */
 void serf__on_ml_join(struct swim *s, uint64_t now, struct member *m);
 void serf__on_ml_leave(struct swim *s, uint64_t now, struct member *m);
