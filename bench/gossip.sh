@@ -3,7 +3,9 @@
 # kind of namespaces, same run. For each N (default 10 and 30) and RUNS runs:
 #   converge   start of the daemons -> every node reports all N alive
 #   failed     SIGKILL of one node  -> every survivor reports it failed
-#   rss        resident memory per agent (MiB) once converged
+#   rss        resident memory per agent (MiB) once converged, and PSS: RSS counts
+#              every shared library page in full (conclave links ~36 libraries;
+#              serf is one static binary), PSS splits shared pages among users
 #   cpu        CPU per agent at idle over 10 s (% of one core)
 # Medians are printed with the ratio serf/conclave (above 1: conclave better).
 # Both sides are observed the same way (harness status --json), which polls
@@ -63,8 +65,9 @@ measure() { # kind n -> "converge_ms failed_ms rss_mib cpu_pct"
   local conv=-1 fail=-1
   for _ in $(seq 600); do all_report "$n" && { conv=$(( $(now_ms) - t0 )); break; }; sleep 0.05; done
   sleep 2
-  local rss=0 cpu0=0 cpu1=0 p
+  local rss=0 pss=0 cpu0=0 cpu1=0 p
   for p in $(pids); do rss=$((rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done
+  for p in $(pids); do pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"))); done
   for p in $(pids); do cpu0=$((cpu0 + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
   sleep 10
   for p in $(pids); do cpu1=$((cpu1 + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
@@ -81,21 +84,24 @@ sys.exit(0 if all(x["members"] == len(nodes) for x in nodes) else 1)' "$victim" 
   done
   [ -n "${BENCH_DEBUG:-}" ] && "$HARNESS" -t "$T" logs n0 | grep -E "$victim|nothing" | tail -4 >&2
   "$HARNESS" down "$T" >/dev/null
-  awk -v c="$conv" -v f="$fail" -v r="$rss" -v n="$n" -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "%d %d %.1f %.2f\n", c, f, r / n / 1024, d / hz / 10 / n * 100 }'
+  awk -v c="$conv" -v f="$fail" -v r="$rss" -v p="$pss" -v n="$n" -v d="$((cpu1 - cpu0))" \
+    -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%d %d %.1f %.2f %.1f\n", c, f, r / n / 1024, d / hz / 10 / n * 100, p / n / 1024 }'
 }
 
-printf '%-9s %-4s %12s %12s %10s %10s\n' kind N converge failed "RSS MiB" "idle CPU"
+printf '%-9s %-4s %12s %12s %10s %10s %10s\n' kind N converge failed "RSS MiB" "idle CPU" "PSS MiB"
 for n in $SIZES; do
   for kind in conclave serf; do
     : >"$TMP/$kind"
     for r in $(seq "$RUNS"); do measure "$kind" "$n" >>"$TMP/$kind"; done
     c=$(awk '{print $1}' "$TMP/$kind" | median); f=$(awk '{print $2}' "$TMP/$kind" | median)
     m=$(awk '{print $3}' "$TMP/$kind" | median); u=$(awk '{print $4}' "$TMP/$kind" | median)
-    printf '%-9s %-4s %9s ms %9s ms %10s %9s%%\n' "$kind" "$n" "$c" "$f" "$m" "$u"
-    echo "$c $f $m $u" >"$TMP/med-$kind"
+    q=$(awk '{print $5}' "$TMP/$kind" | median)
+    printf '%-9s %-4s %9s ms %9s ms %10s %9s%% %10s\n' "$kind" "$n" "$c" "$f" "$m" "$u" "$q"
+    echo "$c $f $m $u $q" >"$TMP/med-$kind"
   done
-  read -r cc cf cm cu <"$TMP/med-conclave"; read -r sc sf sm su <"$TMP/med-serf"
-  awk -v a="$sc" -v b="$cc" -v c="$sf" -v d="$cf" -v e="$sm" -v f="$cm" -v g="$su" -v h="$cu" -v n="$n" \
-    'BEGIN { printf "%-9s %-4s %11.1fx %11.1fx %9.1fx %9.1fx\n", "ratio", n, a/b, c/d, e/f, (h > 0 ? g/h : 0) }'
+  read -r cc cf cm cu cq <"$TMP/med-conclave"; read -r sc sf sm su sq <"$TMP/med-serf"
+  awk -v a="$sc" -v b="$cc" -v c="$sf" -v d="$cf" -v e="$sm" -v f="$cm" -v g="$su" -v h="$cu" \
+    -v i="$sq" -v j="$cq" -v n="$n" \
+    'BEGIN { printf "%-9s %-4s %11.1fx %11.1fx %9.1fx %9.1fx %9.1fx\n", "ratio", n, a/b, c/d, e/f, (h > 0 ? g/h : 0), (j > 0 ? i/j : 0) }'
 done

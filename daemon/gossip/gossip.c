@@ -192,8 +192,7 @@ static void log_event(struct gossip *g, const struct swim_out *o)
 	ip_str(&o->ip, ip, sizeof(ip));
 	char msg[GW_NAME_MAX + 128];
 	snprintf(msg, sizeof(msg), "serf: %s: %s %s", names[o->event], o->name, ip);
-	cc_log(o->event == SWIM_EVENT_FAILED ? CC_LOG_INFO : CC_LOG_INFO, g->mod_serf, msg,
-	       (const char *)NULL);
+	cc_log(CC_LOG_INFO, g->mod_serf, msg, (const char *)NULL);
 	char addr[96];
 	snprintf(addr, sizeof(addr), "%s:%u", ip, o->port);
 	if (o->event == SWIM_EVENT_JOIN)

@@ -344,13 +344,16 @@ void swim__on_alive(struct swim *s, uint64_t now, const struct gw_alive *a, bool
 	if (addr_changed && !about_me) {
 		bool reclaim = m->state == ML_LEFT || (m->state == ML_DEAD && m->incarnation == 0);
 		if (!reclaim) {
-			char ip[64] = "?";
+			char mine[24] = "?", theirs[24] = "?";
 			uint32_t v4;
-			if (gw_ip_v4(&a->addr, &v4))
-				snprintf(ip, sizeof(ip), "%u.%u.%u.%u", v4 >> 24, (v4 >> 16) & 255,
+			if (gw_ip_v4(&m->addr, &v4))
+				snprintf(mine, sizeof(mine), "%u.%u.%u.%u", v4 >> 24, (v4 >> 16) & 255,
 				         (v4 >> 8) & 255, v4 & 255);
-			swim__log(s, 3, "memberlist: Conflicting address for %s. Mine: ..., Theirs: %s:%u",
-			          a->node, ip, a->port);
+			if (gw_ip_v4(&a->addr, &v4))
+				snprintf(theirs, sizeof(theirs), "%u.%u.%u.%u", v4 >> 24, (v4 >> 16) & 255,
+				         (v4 >> 8) & 255, v4 & 255);
+			swim__log(s, 3, "memberlist: Conflicting address for %s. Mine: %s:%u Theirs: %s:%u",
+			          a->node, mine, m->port, theirs, a->port);
 			return;
 		}
 	}
