@@ -199,13 +199,13 @@ static void retry_attempt(struct cc_agent *a)
 static void on_rejoined(void *ud, int contacted, int others, const char *err)
 {
 	struct cc_agent *a = ud;
-	if (others > 0) {
-		a->joined = a->cfg->retry_join.n == 0 ? true : a->joined;
-		CC_INFO("agent.server.serf.lan", "serf: Re-joined to previously known node");
-	} else {
-		CC_WARN(a->cfg->server ? "agent.server.serf.lan" : "agent.client.serf.lan",
-		        "serf: Failed to re-join any previously known node");
-	}
+	char mod[64];
+	snprintf(mod, sizeof(mod), "%s.serf.lan", server_module(a));
+	if (others > 0)
+		cc_log(CC_LOG_INFO, mod, "serf: Re-joined to previously known node", (const char *)NULL);
+	else
+		cc_log(CC_LOG_WARN, mod, "serf: Failed to re-join any previously known node",
+		       (const char *)NULL);
 }
 
 static void rejoin_snapshot(struct cc_agent *a)
