@@ -347,12 +347,15 @@ static void on_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struc
 	struct gossip *g = u->data;
 	if (g->stopping)
 		return;
-	if (n < 0) {
+	if (n < 0 || !from) {
+		/* an error, or libuv woken with nothing to read: both happen when ICMP
+		 * errors are queued (POLLERR). The queue must be emptied, or epoll
+		 * keeps reporting it and the loop spins. */
 		drain_icmp_errors(g);
 		drain(g);
 		return;
 	}
-	if (n == 0 || !from)
+	if (n == 0)
 		return;
 	struct rx_ctx c = { .g = g };
 	ip_of(from, &c.ip, &c.port);
