@@ -12,12 +12,14 @@
 # every node in turn: the convergence and failure figures carry that polling
 # delay (tens of ms for conclave's HTTP, more for `serf members`).
 #
-#   sudo bench/gossip.sh [build-dir]      RUNS=5 SIZES="10 30"
+#   sudo bench/gossip.sh [build-dir]      RUNS=5 SIZES="10 30" KINDS="conclave serf"
+#   KINDS=conclave SIZES=100 bench/gossip.sh  (Conclave alone at N=100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 RUNS=${RUNS:-5}
 SIZES=${SIZES:-"10 30"}
+KINDS=${KINDS:-"conclave serf"}
 HARNESS=$BUILD/harness/harness
 export PATH="$PWD/$BUILD/daemon:$PWD/$BUILD/harness:$PATH"
 [ "$(id -u)" = 0 ] || { echo "bench/gossip.sh: needs root" >&2; exit 1; }
@@ -74,7 +76,6 @@ measure() { # kind n -> "converge_ms failed_ms rss_mib cpu_pct"
   local victim=n$((n - 1))
   t0=$(now_ms)
   "$HARNESS" -t "$T" kill "$victim" >/dev/null
-  [ -n "${BENCH_DEBUG:-}" ] && echo "kill took $(( $(now_ms) - t0 )) ms" >&2
   for _ in $(seq 1200); do
     "$HARNESS" status "$T" --json | python3 -c '
 import json, sys
@@ -82,7 +83,6 @@ nodes = [x for x in json.load(sys.stdin) if x["node"] != sys.argv[1]]
 sys.exit(0 if all(x["members"] == len(nodes) for x in nodes) else 1)' "$victim" && { fail=$(( $(now_ms) - t0 )); break; }
     sleep 0.05
   done
-  [ -n "${BENCH_DEBUG:-}" ] && "$HARNESS" -t "$T" logs n0 | grep -E "$victim|nothing" | tail -4 >&2
   "$HARNESS" down "$T" >/dev/null
   awk -v c="$conv" -v f="$fail" -v r="$rss" -v p="$pss" -v n="$n" -v d="$((cpu1 - cpu0))" \
     -v hz="$(getconf CLK_TCK)" \
@@ -91,7 +91,8 @@ sys.exit(0 if all(x["members"] == len(nodes) for x in nodes) else 1)' "$victim" 
 
 printf '%-9s %-4s %12s %12s %10s %10s %10s\n' kind N converge failed "RSS MiB" "idle CPU" "PSS MiB"
 for n in $SIZES; do
-  for kind in conclave serf; do
+  rm -f "$TMP"/med-*
+  for kind in $KINDS; do
     : >"$TMP/$kind"
     for r in $(seq "$RUNS"); do measure "$kind" "$n" >>"$TMP/$kind"; done
     c=$(awk '{print $1}' "$TMP/$kind" | median); f=$(awk '{print $2}' "$TMP/$kind" | median)
@@ -100,6 +101,7 @@ for n in $SIZES; do
     printf '%-9s %-4s %9s ms %9s ms %10s %9s%% %10s\n' "$kind" "$n" "$c" "$f" "$m" "$u" "$q"
     echo "$c $f $m $u $q" >"$TMP/med-$kind"
   done
+  [ -f "$TMP/med-conclave" ] && [ -f "$TMP/med-serf" ] || continue
   read -r cc cf cm cu cq <"$TMP/med-conclave"; read -r sc sf sm su sq <"$TMP/med-serf"
   awk -v a="$sc" -v b="$cc" -v c="$sf" -v d="$cf" -v e="$sm" -v f="$cm" -v g="$su" -v h="$cu" \
     -v i="$sq" -v j="$cq" -v n="$n" \
