@@ -524,33 +524,34 @@ void swim_push_pull_release(struct gw_push_pull *pp)
 	pp->nnodes = 0;
 }
 
+/* The protocol ranges every alive node supports (§5.6). */
+struct vrange {
+	unsigned maxpmin, minpmax, maxdmin, mindmax;
+};
+
+static void narrow(struct vrange *r, const uint8_t *v)
+{
+	r->maxpmin = v[0] > r->maxpmin ? v[0] : r->maxpmin;
+	r->minpmax = v[1] < r->minpmax ? v[1] : r->minpmax;
+	r->maxdmin = v[3] > r->maxdmin ? v[3] : r->maxdmin;
+	r->mindmax = v[4] < r->mindmax ? v[4] : r->mindmax;
+}
+
 /* §5.6: every node's current versions must fit every alive node's range. */
 static int verify_protocol(const struct swim *s, const struct gw_push_pull *r)
 {
-	unsigned maxpmin = 0, minpmax = 255, maxdmin = 0, mindmax = 255;
-	for (size_t i = 0; i < s->nm; i++) {
-		const uint8_t *v = s->m[i]->vsn;
-		if (s->m[i]->state != ML_ALIVE || !v[1])
-			continue;
-		maxpmin = v[0] > maxpmin ? v[0] : maxpmin;
-		minpmax = v[1] < minpmax ? v[1] : minpmax;
-		maxdmin = v[3] > maxdmin ? v[3] : maxdmin;
-		mindmax = v[4] < mindmax ? v[4] : mindmax;
-	}
-	for (size_t i = 0; i < r->nnodes; i++) {
-		const uint8_t *v = r->nodes[i].vsn;
-		if (r->nodes[i].state != ML_ALIVE || !r->nodes[i].has_vsn)
-			continue;
-		maxpmin = v[0] > maxpmin ? v[0] : maxpmin;
-		minpmax = v[1] < minpmax ? v[1] : minpmax;
-		maxdmin = v[3] > maxdmin ? v[3] : maxdmin;
-		mindmax = v[4] < mindmax ? v[4] : mindmax;
-	}
+	struct vrange g = { 0, 255, 0, 255 };
+	for (size_t i = 0; i < s->nm; i++)
+		if (s->m[i]->state == ML_ALIVE && s->m[i]->vsn[1])
+			narrow(&g, s->m[i]->vsn);
+	for (size_t i = 0; i < r->nnodes; i++)
+		if (r->nodes[i].state == ML_ALIVE && r->nodes[i].has_vsn)
+			narrow(&g, r->nodes[i].vsn);
 	for (size_t i = 0; i < r->nnodes; i++) {
 		const uint8_t *v = r->nodes[i].vsn;
 		if (!r->nodes[i].has_vsn)
 			continue;
-		if (v[2] < maxpmin || v[2] > minpmax || v[5] < maxdmin || v[5] > mindmax)
+		if (v[2] < g.maxpmin || v[2] > g.minpmax || v[5] < g.maxdmin || v[5] > g.mindmax)
 			return -EPROTO;
 	}
 	return 0;

@@ -136,6 +136,15 @@ struct mp_field {
 int mp_encode_struct(struct mp_w *w, const struct mp_field *f, size_t n, const void *obj);
 int mp_decode_struct(struct mp_r *r, const struct mp_field *f, size_t n, void *obj);
 
+/* [type][msgpack struct] into buf (memberlist messages and Serf payloads alike).
+ * Returns the length or a negative error. */
+int mp_encode_typed(uint8_t type, const struct mp_field *f, size_t n, const void *obj,
+                    uint8_t *buf, size_t cap);
+/* Decodes one msgpack struct from body into obj (size bytes), which is zeroed
+ * first and again on failure. */
+int mp_decode_body(const uint8_t *body, size_t len, const struct mp_field *f, size_t n,
+                   void *obj, size_t size);
+
 /* ---- crypto (wire_crypto.c) ---- */
 
 int gw_random(uint8_t *p, size_t n);

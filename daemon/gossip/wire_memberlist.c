@@ -150,107 +150,79 @@ static const struct mp_field user_header_f[] = {
 
 /* ---- single-map messages ---- */
 
-static int encode_msg(uint8_t type, const struct mp_field *f, size_t n, const void *obj,
-                      uint8_t *buf, size_t cap)
-{
-	struct mp_w w;
-	if (!obj || !buf)
-		return -EINVAL;
-	if (cap < 1)
-		return -GW_ETOOBIG;
-	buf[0] = type;
-	mpw_init(&w, buf + 1, cap - 1);
-	int rc = mp_encode_struct(&w, f, n, obj);
-	return rc < 0 ? rc : rc + 1;
-}
-
-static int decode_msg(const uint8_t *body, size_t len, const struct mp_field *f, size_t n,
-                      void *obj, size_t size)
-{
-	struct mp_r r;
-	if (!obj || (!body && len))
-		return -EINVAL;
-	memset(obj, 0, size);
-	mpr_init(&r, body, len);
-	int rc = mp_decode_struct(&r, f, n, obj);
-	if (rc)
-		memset(obj, 0, size);
-	return rc;
-}
-
 int gw_encode_ping(const struct gw_ping *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_PING, ping_f, N(ping_f), m, buf, cap);
+	return mp_encode_typed(GW_PING, ping_f, N(ping_f), m, buf, cap);
 }
 
 int gw_encode_indirect_ping(const struct gw_indirect_ping *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_INDIRECT_PING, indirect_f, N(indirect_f), m, buf, cap);
+	return mp_encode_typed(GW_INDIRECT_PING, indirect_f, N(indirect_f), m, buf, cap);
 }
 
 int gw_encode_ack(const struct gw_ack *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_ACK, ack_f, N(ack_f), m, buf, cap);
+	return mp_encode_typed(GW_ACK, ack_f, N(ack_f), m, buf, cap);
 }
 
 int gw_encode_nack(const struct gw_nack *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_NACK, nack_f, N(nack_f), m, buf, cap);
+	return mp_encode_typed(GW_NACK, nack_f, N(nack_f), m, buf, cap);
 }
 
 int gw_encode_suspect(const struct gw_suspect *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_SUSPECT, suspect_f, N(suspect_f), m, buf, cap);
+	return mp_encode_typed(GW_SUSPECT, suspect_f, N(suspect_f), m, buf, cap);
 }
 
 int gw_encode_dead(const struct gw_suspect *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_DEAD, suspect_f, N(suspect_f), m, buf, cap);
+	return mp_encode_typed(GW_DEAD, suspect_f, N(suspect_f), m, buf, cap);
 }
 
 int gw_encode_alive(const struct gw_alive *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_ALIVE, alive_f, N(alive_f), m, buf, cap);
+	return mp_encode_typed(GW_ALIVE, alive_f, N(alive_f), m, buf, cap);
 }
 
 int gw_encode_err(const struct gw_err *m, uint8_t *buf, size_t cap)
 {
-	return encode_msg(GW_ERR, err_f, N(err_f), m, buf, cap);
+	return mp_encode_typed(GW_ERR, err_f, N(err_f), m, buf, cap);
 }
 
 int gw_decode_ping(const uint8_t *body, size_t len, struct gw_ping *m)
 {
-	return decode_msg(body, len, ping_f, N(ping_f), m, sizeof(*m));
+	return mp_decode_body(body, len, ping_f, N(ping_f), m, sizeof(*m));
 }
 
 int gw_decode_indirect_ping(const uint8_t *body, size_t len, struct gw_indirect_ping *m)
 {
-	return decode_msg(body, len, indirect_f, N(indirect_f), m, sizeof(*m));
+	return mp_decode_body(body, len, indirect_f, N(indirect_f), m, sizeof(*m));
 }
 
 int gw_decode_ack(const uint8_t *body, size_t len, struct gw_ack *m)
 {
-	return decode_msg(body, len, ack_f, N(ack_f), m, sizeof(*m));
+	return mp_decode_body(body, len, ack_f, N(ack_f), m, sizeof(*m));
 }
 
 int gw_decode_nack(const uint8_t *body, size_t len, struct gw_nack *m)
 {
-	return decode_msg(body, len, nack_f, N(nack_f), m, sizeof(*m));
+	return mp_decode_body(body, len, nack_f, N(nack_f), m, sizeof(*m));
 }
 
 int gw_decode_suspect(const uint8_t *body, size_t len, struct gw_suspect *m)
 {
-	return decode_msg(body, len, suspect_f, N(suspect_f), m, sizeof(*m));
+	return mp_decode_body(body, len, suspect_f, N(suspect_f), m, sizeof(*m));
 }
 
 int gw_decode_alive(const uint8_t *body, size_t len, struct gw_alive *m)
 {
-	return decode_msg(body, len, alive_f, N(alive_f), m, sizeof(*m));
+	return mp_decode_body(body, len, alive_f, N(alive_f), m, sizeof(*m));
 }
 
 int gw_decode_err(const uint8_t *body, size_t len, struct gw_err *m)
 {
-	return decode_msg(body, len, err_f, N(err_f), m, sizeof(*m));
+	return mp_decode_body(body, len, err_f, N(err_f), m, sizeof(*m));
 }
 
 /* ---- user (8) ---- */

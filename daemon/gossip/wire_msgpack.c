@@ -654,3 +654,33 @@ int mp_decode_struct(struct mp_r *r, const struct mp_field *f, size_t n, void *o
 			return -GW_EBADMSG;
 	return 0;
 }
+
+int mp_encode_typed(uint8_t type, const struct mp_field *f, size_t n, const void *obj,
+                    uint8_t *buf, size_t cap)
+{
+	struct mp_w w;
+	if (!obj || !buf)
+		return -EINVAL;
+	if (cap < 1)
+		return -GW_ETOOBIG;
+	buf[0] = type;
+	mpw_init(&w, buf + 1, cap - 1);
+	int rc = mp_encode_struct(&w, f, n, obj);
+	if (rc == INT_MAX)
+		return -GW_ETOOBIG;
+	return rc < 0 ? rc : rc + 1;
+}
+
+int mp_decode_body(const uint8_t *body, size_t len, const struct mp_field *f, size_t n,
+                   void *obj, size_t size)
+{
+	struct mp_r r;
+	if (!obj || (!body && len))
+		return -EINVAL;
+	memset(obj, 0, size);
+	mpr_init(&r, body, len);
+	int rc = mp_decode_struct(&r, f, n, obj);
+	if (rc)
+		memset(obj, 0, size);
+	return rc;
+}

@@ -182,71 +182,41 @@ static const struct mp_field query_response_f[] = {
 
 /* ---- encode / decode ---- */
 
-static int encode_serf(uint8_t type, const struct mp_field *f, size_t n, const void *obj,
-                       uint8_t *buf, size_t cap)
-{
-	struct mp_w w;
-	if (!obj || !buf)
-		return -EINVAL;
-	if (cap < 1)
-		return -GW_ETOOBIG;
-	buf[0] = type;
-	mpw_init(&w, buf + 1, cap - 1);
-	int rc = mp_encode_struct(&w, f, n, obj);
-	if (rc >= 0 && rc == INT_MAX)
-		return -GW_ETOOBIG;
-	return rc < 0 ? rc : rc + 1;
-}
-
-static int decode_serf(const uint8_t *body, size_t len, const struct mp_field *f, size_t n,
-                       void *obj, size_t size)
-{
-	struct mp_r r;
-	if (!obj || (!body && len))
-		return -EINVAL;
-	memset(obj, 0, size);
-	mpr_init(&r, body, len);
-	int rc = mp_decode_struct(&r, f, n, obj);
-	if (rc)
-		memset(obj, 0, size);
-	return rc;
-}
-
 int gw_encode_serf_join(const struct gw_serf_join *m, uint8_t *buf, size_t cap)
 {
-	return encode_serf(GW_SERF_JOIN, join_f, N(join_f), m, buf, cap);
+	return mp_encode_typed(GW_SERF_JOIN, join_f, N(join_f), m, buf, cap);
 }
 
 int gw_encode_serf_leave(const struct gw_serf_leave *m, uint8_t *buf, size_t cap)
 {
-	return encode_serf(GW_SERF_LEAVE, leave_f, N(leave_f), m, buf, cap);
+	return mp_encode_typed(GW_SERF_LEAVE, leave_f, N(leave_f), m, buf, cap);
 }
 
 int gw_encode_serf_push_pull(const struct gw_serf_push_pull *m, uint8_t *buf, size_t cap)
 {
-	return encode_serf(GW_SERF_PUSH_PULL, push_pull_f, N(push_pull_f), m, buf, cap);
+	return mp_encode_typed(GW_SERF_PUSH_PULL, push_pull_f, N(push_pull_f), m, buf, cap);
 }
 
 int gw_encode_serf_user_event(const struct gw_serf_user_event *m, uint8_t *buf, size_t cap)
 {
-	return encode_serf(GW_SERF_USER_EVENT, user_event_f, N(user_event_f), m, buf, cap);
+	return mp_encode_typed(GW_SERF_USER_EVENT, user_event_f, N(user_event_f), m, buf, cap);
 }
 
 int gw_encode_serf_query_response(const struct gw_serf_query_response *m, uint8_t *buf,
                                   size_t cap)
 {
-	return encode_serf(GW_SERF_QUERY_RESPONSE, query_response_f, N(query_response_f), m, buf,
+	return mp_encode_typed(GW_SERF_QUERY_RESPONSE, query_response_f, N(query_response_f), m, buf,
 	                   cap);
 }
 
 int gw_decode_serf_join(const uint8_t *body, size_t len, struct gw_serf_join *m)
 {
-	return decode_serf(body, len, join_f, N(join_f), m, sizeof(*m));
+	return mp_decode_body(body, len, join_f, N(join_f), m, sizeof(*m));
 }
 
 int gw_decode_serf_leave(const uint8_t *body, size_t len, struct gw_serf_leave *m)
 {
-	return decode_serf(body, len, leave_f, N(leave_f), m, sizeof(*m));
+	return mp_decode_body(body, len, leave_f, N(leave_f), m, sizeof(*m));
 }
 
 void gw_serf_push_pull_free(struct gw_serf_push_pull *m)
@@ -273,18 +243,18 @@ int gw_decode_serf_push_pull(const uint8_t *body, size_t len, struct gw_serf_pus
 
 int gw_decode_serf_user_event(const uint8_t *body, size_t len, struct gw_serf_user_event *m)
 {
-	return decode_serf(body, len, user_event_f, N(user_event_f), m, sizeof(*m));
+	return mp_decode_body(body, len, user_event_f, N(user_event_f), m, sizeof(*m));
 }
 
 int gw_decode_serf_query(const uint8_t *body, size_t len, struct gw_serf_query *m)
 {
-	return decode_serf(body, len, query_f, N(query_f), m, sizeof(*m));
+	return mp_decode_body(body, len, query_f, N(query_f), m, sizeof(*m));
 }
 
 int gw_decode_serf_query_response(const uint8_t *body, size_t len,
                                   struct gw_serf_query_response *m)
 {
-	return decode_serf(body, len, query_response_f, N(query_response_f), m, sizeof(*m));
+	return mp_decode_body(body, len, query_response_f, N(query_response_f), m, sizeof(*m));
 }
 
 /* ---- tags ---- */
