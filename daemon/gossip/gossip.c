@@ -908,7 +908,7 @@ void gossip_leave(struct gossip *g, void (*done)(void *ud), void *ud)
 	}
 	swim_leave(g->swim, now_ms(g));
 	drain(g);
-	g->leave_deadline = now_ms(g) + 5000; /* Serf's BroadcastTimeout */
+	g->leave_deadline = now_ms(g) + 10000; /* Serf's BroadcastTimeout, for each of two phases */
 	uv_timer_start(&g->leave_timer, on_leave_timer, 50, 0);
 }
 

@@ -660,6 +660,9 @@ static uint64_t push_pull_interval(const struct swim *s)
 
 /* ---- timers ---- */
 
+static void leave_dead(struct swim *s, uint64_t now);
+static bool leave_broadcasts_pending(const struct swim *s);
+
 static void run_suspicions(struct swim *s, uint64_t now)
 {
 	for (size_t i = 1; i < s->nm; i++) {
@@ -680,6 +683,9 @@ static void run_suspicions(struct swim *s, uint64_t now)
 
 void swim_tick(struct swim *s, uint64_t now)
 {
+	if (s->leave_phase == 1 &&
+	    (!leave_broadcasts_pending(s) || now >= s->leave_started + 5000))
+		leave_dead(s, now);
 	swim__run_relays(s, now);
 	swim__run_probe(s, now);
 	run_suspicions(s, now);
@@ -708,6 +714,8 @@ uint64_t swim_next_deadline(const struct swim *s)
 	d = s->next_push_pull < d ? s->next_push_pull : d;
 	d = s->next_reap < d ? s->next_reap : d;
 	d = s->next_reconnect < d ? s->next_reconnect : d;
+	if (s->leave_phase == 1 && s->leave_started + 5000 < d)
+		d = s->leave_started + 5000;
 	if (s->probe.active && !s->probe.acked) {
 		uint64_t p = s->probe.indirect_sent ? s->probe.deadline : s->probe.timeout_at;
 		d = p < d ? p : d;
@@ -794,11 +802,22 @@ void swim_free(struct swim *s)
 	free(s);
 }
 
+/* Serf's order (§5.8): the leave intent first, so that members see "leaving"
+ * before memberlist's dead-about-self makes them "left" (a dead without the
+ * intent reads as "failed"); the dead follows once the intent has been
+ * gossiped enough, or after Serf's BroadcastTimeout (5 s). */
 void swim_leave(struct swim *s, uint64_t now)
 {
-	if (s->leaving)
+	if (s->leave_phase)
 		return;
 	serf__broadcast_leave(s);
+	s->leave_phase = 1;
+	s->leave_started = now;
+}
+
+static void leave_dead(struct swim *s, uint64_t now)
+{
+	s->leave_phase = 2;
 	s->leaving = true;
 	struct gw_suspect dm = { .incarnation = s->m[0]->incarnation };
 	snprintf(dm.node, sizeof(dm.node), "%s", s->m[0]->name);
@@ -806,12 +825,17 @@ void swim_leave(struct swim *s, uint64_t now)
 	swim__on_dead(s, now, &dm);
 }
 
-bool swim_leave_broadcast_done(const struct swim *s)
+static bool leave_broadcasts_pending(const struct swim *s)
 {
 	for (size_t i = 0; i < s->nbq; i++)
 		if (s->bq[i].leave)
-			return false;
-	return true;
+			return true;
+	return false;
+}
+
+bool swim_leave_broadcast_done(const struct swim *s)
+{
+	return s->leave_phase == 2 && !leave_broadcasts_pending(s);
 }
 
 int swim_set_meta(struct swim *s, uint64_t now, const uint8_t *meta, size_t len)

@@ -137,7 +137,8 @@ int swim_push_pull_done(struct swim *s, uint64_t now_ms, uint32_t request,
  * in a SWIM_OUT_PUSH_PULL output and must be reported with swim_push_pull_done. */
 uint32_t swim_join(struct swim *s, uint64_t now_ms, const struct gw_ip *ip, uint16_t port);
 
-/* Starts a graceful leave: Serf leave intent, then dead{self, From: self}.
+/* Starts a graceful leave: the Serf leave intent, then (once it has been
+ * gossiped, at most 5 s later, driven by swim_tick) dead{self, From: self}.
  * swim_leave_broadcast_done tells when both have been gossiped enough. */
 void swim_leave(struct swim *s, uint64_t now_ms);
 bool swim_leave_broadcast_done(const struct swim *s);

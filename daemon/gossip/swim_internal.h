@@ -89,7 +89,9 @@ struct swim {
 	int awareness;
 	uint64_t next_probe, next_gossip, next_push_pull, next_reap, next_reconnect;
 	uint64_t clock, event_clock, query_clock; /* Serf Lamport clocks */
-	bool leaving;
+	bool leaving;            /* memberlist: our dead-about-self is out */
+	int leave_phase;         /* 0 no, 1 Serf leave intent gossiped, 2 dead gossiped */
+	uint64_t leave_started;
 	bool joined_once;
 };
 

@@ -159,7 +159,7 @@ static void on_leave_intent(struct swim *s, uint64_t now, const struct gw_serf_l
 	}
 	if (l->ltime <= m->status_ltime)
 		return;
-	if (m == s->m[0] && !s->leaving) {
+	if (m == s->m[0] && s->leave_phase == 0) {
 		/* someone says we are leaving: we are not */
 		serf__broadcast_join(s);
 		return;
