@@ -30,7 +30,7 @@ nodes:
   - name: s1
     kind: serf
     addresses: { lan: 51.6.196.21 }
-    config: { retry_join: ["51.6.196.12:8301"], retry_interval: 1s ${3:+, encrypt: "$3"} }
+    config: { retry_join: ["51.6.196.11:8301"], retry_interval: 1s ${3:+, encrypt: "$3"} }
 YAML
 }
 
@@ -64,7 +64,14 @@ wait_for 30 conclave_is "$TOPO" c1 s1 alive \
 wait_for 30 conclave_is "$TOPO" c2 s1 alive \
   && ok "conclave c2 (joined through c1) sees serf s1 alive" || fail "c2 does not see s1"
 
-# SIGKILL of serf: the conclave agents mark it failed; back again: alive.
+# Graceful leave of a conclave client (SIGTERM leaves on clients): serf shows left.
+"$HARNESS" -t "$TOPO" stop c2 >/dev/null
+wait_for 20 serf_is "$TOPO" c2 left \
+  && ok "conclave's graceful leave is seen as left by serf" \
+  || { fail "serf shows c2 as $(serf_status "$TOPO" c2)"; "$HARNESS" -t "$TOPO" logs s1 | grep -E "c1|c2" >&2;
+       "$HARNESS" -t "$TOPO" logs c2 | tail -20 >&2; }
+
+# SIGKILL of serf: the conclave agent marks it failed; back again: alive.
 "$HARNESS" -t "$TOPO" kill s1 >/dev/null
 wait_for 30 conclave_is "$TOPO" c1 s1 failed \
   && ok "SIGKILLed serf is seen failed by conclave" || fail "c1 did not mark s1 failed: $(conclave_status "$TOPO" c1 s1)"
@@ -73,14 +80,9 @@ wait_for 40 conclave_is "$TOPO" c1 s1 alive \
   && ok "restarted serf is alive again for conclave" || fail "s1 not alive again"
 
 # SIGKILL of a conclave agent: serf marks it failed.
-"$HARNESS" -t "$TOPO" kill c2 >/dev/null
-wait_for 30 serf_is "$TOPO" c2 failed \
-  && ok "SIGKILLed conclave is seen failed by serf" || fail "serf did not mark c2 failed: $(serf_status "$TOPO" c2)"
-
-# Graceful leave of a conclave client (SIGINT leaves on clients): serf shows left.
-"$HARNESS" -t "$TOPO" stop c1 >/dev/null
-wait_for 20 serf_is "$TOPO" c1 left \
-  && ok "conclave's graceful leave is seen as left by serf" || fail "serf shows c1 as $(serf_status "$TOPO" c1)"
+"$HARNESS" -t "$TOPO" kill c1 >/dev/null
+wait_for 30 serf_is "$TOPO" c1 failed \
+  && ok "SIGKILLed conclave is seen failed by serf" || fail "serf did not mark c1 failed: $(serf_status "$TOPO" c1)"
 "$HARNESS" down "$TOPO" >/dev/null 2>&1
 
 # ---- encrypted pools ----
