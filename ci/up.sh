@@ -27,6 +27,7 @@ cat <<'TXT'
 Look around:
   harness status                                  nodes, processes, leader as each node sees it
   harness logs node3_211                          an agent's log (-f follows it)
+  harness exec node2_201 -- conclave members      the gossip pool as node2_201 sees it
   harness exec node2_201 -- sh -c 'curl -s $CONCLAVE_HTTP_ADDR/v1/agent/self'
   harness exec node2_201 -- ip addr               anything, inside the node's namespace
   harness restart node2_201                       restart, kill, stop, start, pause, resume
