@@ -158,11 +158,22 @@ static struct nl_msg *link_msg(int type, int flags, int ifindex, unsigned ifi_fl
 	return msg;
 }
 
+/* Builds an RTM_NEWLINK (create, exclusive) for link and queues it. The caller
+ * still owns link. */
+static int send_new_link(struct netns_nl *nl, struct rtnl_link *link, const char *label,
+                         struct netns_err *e)
+{
+	struct nl_msg *msg = NULL;
+	int rc = rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL, &msg);
+	if (rc < 0)
+		return netns__fail(e, nle_to_errno(rc), "%s: %s", label, nl_geterror(rc));
+	return send_msg(nl, msg, label, e);
+}
+
 int netns_bridge_add(struct netns_nl *nl, const char *name, int ifindex, const char *label,
                      struct netns_err *e)
 {
 	struct rtnl_link *link = rtnl_link_alloc();
-	struct nl_msg *msg = NULL;
 	if (!link)
 		return netns__fail(e, -ENOMEM, "%s: out of memory", label);
 	rtnl_link_set_name(link, name);
@@ -171,12 +182,12 @@ int netns_bridge_add(struct netns_nl *nl, const char *name, int ifindex, const c
 	if (nl->group)
 		rtnl_link_set_group(link, nl->group);
 	int rc = rtnl_link_set_type(link, "bridge");
-	if (rc == 0)
-		rc = rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL, &msg);
-	rtnl_link_put(link);
 	if (rc < 0)
-		return netns__fail(e, nle_to_errno(rc), "%s: %s", label, nl_geterror(rc));
-	return send_msg(nl, msg, label, e);
+		rc = netns__fail(e, nle_to_errno(rc), "%s: %s", label, nl_geterror(rc));
+	else
+		rc = send_new_link(nl, link, label, e);
+	rtnl_link_put(link);
+	return rc;
 }
 
 int netns_veth_add(struct netns_nl *nl, const char *name, int ifindex, int master_ifindex,
@@ -184,7 +195,6 @@ int netns_veth_add(struct netns_nl *nl, const char *name, int ifindex, int maste
                    struct netns_err *e)
 {
 	struct rtnl_link *link = rtnl_link_veth_alloc();
-	struct nl_msg *msg = NULL;
 	if (!link)
 		return netns__fail(e, -ENOMEM, "%s: out of memory", label);
 	rtnl_link_set_name(link, name);
@@ -202,11 +212,9 @@ int netns_veth_add(struct netns_nl *nl, const char *name, int ifindex, int maste
 	if (peer_nsfd >= 0)
 		rtnl_link_set_ns_fd(peer, peer_nsfd);
 	rtnl_link_put(peer);
-	int rc = rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL, &msg);
+	int rc = send_new_link(nl, link, label, e);
 	rtnl_link_veth_release(link);
-	if (rc < 0)
-		return netns__fail(e, nle_to_errno(rc), "%s: %s", label, nl_geterror(rc));
-	return send_msg(nl, msg, label, e);
+	return rc;
 }
 
 int netns_link_set_up(struct netns_nl *nl, int ifindex, bool up, const char *label,
