@@ -36,10 +36,12 @@ bench: build
 	@bash bench/topology.sh $(BUILD)
 	@bash bench/gossip.sh $(BUILD)
 
-# The gossip simulation with many more seeds than CI runs (SIM_SEEDS per scenario).
+# The gossip and Raft simulations with many more seeds than CI runs
+# (SIM_SEEDS per scenario / cluster size).
 SIM_SEEDS ?= 2000
 sim: build
 	@SWIM_SIM_SEEDS=$(SIM_SEEDS) $(BUILD)/tests/unit_swim_sim
+	@RAFT_SIM_SEEDS=$(SIM_SEEDS) $(BUILD)/tests/unit_raft_sim
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -125,7 +125,8 @@ struct raft_msg {
 	 * leadership for reads; echoed in the response. */
 	uint64_t seq;
 	/* APPEND_RESP / SNAPSHOT_RESP: success; index = the last index now matching
-	 * the leader's log on success, else the follower's last index (a hint). */
+	 * the leader's log on success, else a hint of where the logs may agree.
+	 * APPEND_RESP also echoes the request's prev_index (to spot stale answers). */
 	bool success;
 	uint64_t index;
 	/* SNAPSHOT: the snapshot's last included index/term and configuration.
@@ -288,6 +289,9 @@ uint64_t raft_last_index(const struct raft *r);
 uint64_t raft_last_term(const struct raft *r);
 uint64_t raft_first_index(const struct raft *r);
 uint64_t raft_snapshot_index(const struct raft *r);
+/* The configuration in effect at the snapshot index (what a snapshot taken
+ * with raft_snapshot_done must record). */
+const struct raft_configuration *raft_snapshot_configuration(const struct raft *r);
 /* The latest configuration (it takes effect when appended) and its index. */
 const struct raft_configuration *raft_configuration(const struct raft *r);
 uint64_t raft_configuration_index(const struct raft *r);
