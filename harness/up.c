@@ -153,11 +153,10 @@ out:
 	return rc;
 }
 
-/* Today only etcd elects a leader among the kinds; conclave will once its Raft
- * module exists, and then `up` waits for its leader too. */
+/* The kinds whose servers elect a leader: `up` waits until one is known. */
 static bool kind_elects_leader(enum topo_kind k)
 {
-	return k == TOPO_KIND_ETCD;
+	return k == TOPO_KIND_ETCD || k == TOPO_KIND_CONCLAVE;
 }
 
 static void print_log_tail(const struct run *r, size_t i)
@@ -191,6 +190,8 @@ static int wait_ready(struct run *r, int timeout_s, double *answer_s, double *le
 	bool tty = isatty(STDOUT_FILENO);
 	for (;;) {
 		size_t ok = 0, leaders = 0;
+		bool agree = true;
+		char first[sizeof(((struct node_view *)0)->leader)] = "";
 		for (size_t i = 0; i < r->t->nnodes; i++) {
 			const struct topo_node *n = &r->t->nodes[i];
 			if (!node_pid(r, i) || strcmp(node_state(r, i), "running") != 0) {
@@ -205,7 +206,13 @@ static int wait_ready(struct run *r, int timeout_s, double *answer_s, double *le
 			struct node_view v;
 			query_node(r->t, n, r->node_fd[i], &v, 500);
 			ok += v.answered;
-			leaders += v.leader[0] != '\0';
+			if (v.leader[0]) {
+				/* every node that names a leader names the same one */
+				if (!leaders++)
+					snprintf(first, sizeof(first), "%s", v.leader);
+				else
+					agree &= strcmp(first, v.leader) == 0;
+			}
 		}
 		if (ok != last_ok && (tty || ok == r->t->nnodes)) {
 			printf("%s  daemons      %zu/%zu answering (%.1f s)", tty ? "\r" : "", ok,
@@ -215,7 +222,7 @@ static int wait_ready(struct run *r, int timeout_s, double *answer_s, double *le
 		}
 		if (ok == r->t->nnodes && *answer_s < 0)
 			*answer_s = (double)(harness_now_ms() - t0) / 1e3;
-		if (*answer_s >= 0 && (!need_leader || leaders > 0)) {
+		if (*answer_s >= 0 && (!need_leader || (leaders > 0 && agree))) {
 			if (need_leader)
 				*leader_s = (double)(harness_now_ms() - t0) / 1e3;
 			printf("\n");
@@ -350,7 +357,7 @@ int cmd_up(int argc, char **argv)
 		if (leader_s >= 0)
 			printf("leader after %.2f s\n", leader_s);
 		else
-			printf("no leader election to wait for (this conclave build has no Raft yet)\n");
+			printf("no leader election to wait for (no kind in this topology elects one)\n");
 		printf("run directory: %s/%s\n", rundir_root(), t->name);
 		rc = 0;
 	}

@@ -53,6 +53,11 @@ static void shutdown_endpoints(struct cc_agent *a)
 
 static void finish_shutdown(struct cc_agent *a, bool left)
 {
+	if (a->server) {
+		CC_INFO("agent.server", "shutting down server");
+		cc_server_stop(a->server);
+		a->server = NULL;
+	}
 	agent_gossip_stop(a, left);
 	shutdown_endpoints(a);
 	CC_INFO(MOD, "Waiting for endpoints to shut down");
@@ -71,6 +76,29 @@ static void on_left(struct cc_agent *a)
 	finish_shutdown(a, true);
 }
 
+static void (*leave_then)(struct cc_agent *a);
+
+static void on_server_left(void *ud)
+{
+	struct cc_agent *a = ud;
+	agent_gossip_leave(a, leave_then);
+}
+
+void agent_leave(struct cc_agent *a, void (*done)(struct cc_agent *a))
+{
+	if (!a->server) {
+		agent_gossip_leave(a, done);
+		return;
+	}
+	leave_then = done;
+	cc_server_leave(a->server, on_server_left, a);
+}
+
+static void on_handed_off(void *ud)
+{
+	finish_shutdown(ud, false);
+}
+
 void agent_shutdown(struct cc_agent *a, bool leave)
 {
 	if (a->stopping)
@@ -78,10 +106,16 @@ void agent_shutdown(struct cc_agent *a, bool leave)
 	a->stopping = true;
 	if (leave) {
 		CC_INFO(MOD, "Gracefully shutting down agent...");
-		agent_gossip_leave(a, on_left);
+		agent_leave(a, on_left);
 		return;
 	}
 	CC_INFO(MOD, "Requesting shutdown");
+	/* a leader hands over before it goes, so the cluster does not wait
+	 * for an election timeout */
+	if (a->server) {
+		cc_server_handoff(a->server, on_handed_off, a);
+		return;
+	}
 	finish_shutdown(a, false);
 }
 
@@ -152,7 +186,21 @@ int cc_agent_run(const struct cc_config *cfg)
 	if (dns_warning)
 		CC_WARN(MOD, dns_warning, "node_name", cfg->node_name);
 
+	if (cfg->server) {
+		int rc = cc_server_start(&a.server, &a.loop, cfg, a.node_id, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "==> Error starting agent: Failed to start Consul server: %s\n",
+			        err);
+			uv_run(&a.loop, UV_RUN_DEFAULT);
+			uv_loop_close(&a.loop);
+			cc_log_teardown();
+			return 1;
+		}
+	}
 	if (agent_gossip_start(&a, err, sizeof(err)) || start_http(&a)) {
+		if (a.server)
+			cc_server_stop(a.server);
+		a.server = NULL;
 		if (err[0] && !a.nhttp)
 			fprintf(stderr, "==> Error starting agent: %s\n", err);
 		agent_gossip_stop(&a, true);
@@ -169,6 +217,8 @@ int cc_agent_run(const struct cc_config *cfg)
 	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (a.server)
+		cc_server_set_lan(a.server, a.lan);
 	printf("==> Conclave agent running!\n");
 	fflush(stdout);
 	agent_gossip_join(&a);

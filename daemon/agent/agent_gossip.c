@@ -87,6 +87,7 @@ static void on_lan_event(void *ud, enum swim_event ev, const struct swim_member_
 	const char *dc = tag(t, (size_t)nt, "dc");
 	if (!role || strcmp(role, "consul") != 0 || !port || !a->cfg->server)
 		return;
+	cc_server_lan_event(a->server, ev, m);
 	char ip[64], desc[GW_NAME_MAX + 128];
 	ip_text(&m->addr, ip, sizeof(ip));
 	snprintf(desc, sizeof(desc), "%s (Addr: tcp/%s:%s) (DC: %s)", m->name, ip, port,

@@ -1,4 +1,5 @@
 /* The agent's HTTP endpoints, in Consul's JSON shapes. */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,46 @@ static cJSON *debug_config(const struct cc_agent *a)
 	return d;
 }
 
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+/* A server's "raft" section, in hashicorp/raft Stats() names (what `consul
+ * info` shows): num_peers counts the other voters, as raft does. */
+static void raft_stats(const struct cc_agent *a, cJSON *s)
+{
+	const struct cc_server *srv = a->server;
+	uint64_t term, commit, applied, last;
+	const char *state;
+	cc_server_stats(srv, &term, &commit, &applied, &last, &state);
+	const struct raft_configuration *conf = cc_server_configuration(srv);
+	uint64_t peers = 0;
+	for (unsigned i = 0; conf && i < conf->n; i++)
+		if (conf->s[i].voter && strcmp(conf->s[i].id, a->node_id) != 0)
+			peers++;
+	cJSON *r = cJSON_AddObjectToObject(s, "raft");
+	add_u64(r, "applied_index", applied);
+	add_u64(r, "commit_index", commit);
+	char dur[32] = "0";
+	if (!cc_server_is_leader(srv)) {
+		uint64_t ms = cc_server_last_contact_ms(srv);
+		if (ms == 0 && !cc_server_known_leader(srv))
+			snprintf(dur, sizeof(dur), "never");
+		else
+			cc_duration_format(ms, dur, sizeof(dur));
+	}
+	cJSON_AddStringToObject(r, "last_contact", dur);
+	add_u64(r, "last_log_index", last);
+	add_u64(r, "latest_configuration_index", cc_server_configuration_index(srv));
+	add_u64(r, "num_peers", peers);
+	cJSON_AddStringToObject(r, "protocol_version", "3");
+	cJSON_AddStringToObject(r, "state", state);
+	add_u64(r, "term", term);
+}
+
 static cJSON *stats(const struct cc_agent *a)
 {
 	const struct cc_config *c = a->cfg;
@@ -96,9 +137,13 @@ static cJSON *stats(const struct cc_agent *a)
 	cJSON_AddStringToObject(consul, "acl", "disabled");
 	cJSON_AddStringToObject(consul, "bootstrap", c->bootstrap ? "true" : "false");
 	cJSON_AddStringToObject(consul, "known_datacenters", "1");
-	cJSON_AddStringToObject(consul, "leader", "false");
-	cJSON_AddStringToObject(consul, "leader_addr", "");
+	bool leader = a->server && cc_server_is_leader(a->server);
+	cJSON_AddStringToObject(consul, "leader", leader ? "true" : "false");
+	cJSON_AddStringToObject(consul, "leader_addr", a->server ? cc_server_leader(a->server) : "");
 	cJSON_AddStringToObject(consul, "server", c->server ? "true" : "false");
+
+	if (a->server)
+		raft_stats(a, s);
 
 	const char *pools[2] = { "serf_lan", "serf_wan" };
 	const struct gossip *g[2] = { a->lan, a->wan };
@@ -163,15 +208,6 @@ static void h_agent_self(void *ud, const struct cc_http_req *req, struct cc_http
 
 	cc_http_json(req, resp, root);
 	cJSON_Delete(root);
-}
-
-/* No Raft in this build yet: there is never a known leader, which Consul
- * reports as an empty string. */
-static void h_status_leader(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
-{
-	cJSON *s = cJSON_CreateString("");
-	cc_http_json(req, resp, s);
-	cJSON_Delete(s);
 }
 
 static struct gossip *pool_of(const struct cc_agent *a, const struct cc_http_req *req)
@@ -270,7 +306,7 @@ static void h_agent_leave(void *ud, const struct cc_http_req *req, struct cc_htt
 	}
 	CC_INFO("agent", "Gracefully shutting down agent...");
 	leave_pending = cc_http_defer(req);
-	agent_gossip_leave(a, on_api_left);
+	agent_leave(a, on_api_left);
 }
 
 /* PUT /v1/agent/force-leave/NODE: a failed member is marked left. */
@@ -293,6 +329,10 @@ const struct cc_http_route cc_agent_routes[] = {
 	{ "/v1/agent/force-leave/", true, "PUT", h_agent_force_leave },
 	{ "/v1/agent/members", false, "GET", h_agent_members },
 	{ "/v1/agent/self", false, "GET", h_agent_self },
-	{ "/v1/status/leader", false, "GET", h_status_leader },
+	{ "/v1/status/leader", false, "GET", agent_h_status_leader },
+	{ "/v1/status/peers", false, "GET", agent_h_status_peers },
+	{ "/v1/kv/", true, "GET PUT DELETE", agent_h_kv },
+	{ "/v1/operator/raft/configuration", false, "GET", agent_h_raft_configuration },
+	{ "/v1/operator/raft/peer", false, "DELETE", agent_h_raft_peer },
 };
 const size_t cc_agent_nroutes = sizeof(cc_agent_routes) / sizeof(cc_agent_routes[0]);

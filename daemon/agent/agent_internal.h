@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "gossip/gossip.h"
 #include "http/http.h"
+#include "server/server.h"
 
 #define CC_AGENT_MAX_HTTP 8
 
@@ -30,6 +31,8 @@ struct cc_agent {
 	bool joined;
 	bool start_join_pending;
 	int join_attempts;
+	/* servers: Raft, bootstrap_expect, KV */
+	struct cc_server *server;
 };
 
 /* The HTTP routes the agent serves; ud is the struct cc_agent. */
@@ -40,6 +43,17 @@ extern const size_t cc_agent_nroutes;
 void agent_shutdown(struct cc_agent *a, bool leave);
 /* agent.c: stops the agent after the pools have left (PUT /v1/agent/leave). */
 void agent_shutdown_after_leave(struct cc_agent *a);
+
+/* agent_kv.c: the Raft-backed endpoints */
+void agent_h_status_leader(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+void agent_h_status_peers(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+void agent_h_kv(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
+                                struct cc_http_resp *resp);
+void agent_h_raft_peer(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+
+/* agent.c: a graceful leave — a server leaves Raft first, then the pools. */
+void agent_leave(struct cc_agent *a, void (*done)(struct cc_agent *a));
 
 /* agent_gossip.c */
 size_t agent_tags(const struct cc_agent *a, struct gw_tag *t, size_t cap);

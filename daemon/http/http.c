@@ -100,6 +100,15 @@ static const struct cc_http_route *route(struct cc_http *h, const char *path, co
 	return NULL;
 }
 
+void cc_http_header(struct cc_http_resp *resp, const char *name, const char *value)
+{
+	if (resp->nheaders == 4)
+		return;
+	snprintf(resp->headers[resp->nheaders][0], sizeof(resp->headers[0][0]), "%s", name);
+	snprintf(resp->headers[resp->nheaders][1], sizeof(resp->headers[0][1]), "%s", value);
+	resp->nheaders++;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct cc_http_resp *r)
 {
 	struct MHD_Response *mr = MHD_create_response_from_buffer(
@@ -114,6 +123,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct cc_http_resp *
 		MHD_add_response_header(mr, "Content-Type", r->content_type);
 	if (r->allow[0])
 		MHD_add_response_header(mr, "Allow", r->allow);
+	for (unsigned i = 0; i < r->nheaders; i++)
+		MHD_add_response_header(mr, r->headers[i][0], r->headers[i][1]);
 	enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, mr);
 	MHD_destroy_response(mr);
 	return rc;
@@ -394,9 +405,9 @@ static char *go_indent(const char *s, size_t *len)
 	return out;
 }
 
-void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, const cJSON *j)
+void cc_http_json_body(struct cc_http_resp *resp, const cJSON *j, bool pretty)
 {
-	char *s = cc_http_query(req, "pretty") ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+	char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
 	free(resp->body);
 	resp->body = NULL;
 	resp->body_len = 0;
@@ -405,7 +416,7 @@ void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, cons
 		cc_http_error(resp, 500, "out of memory");
 		return;
 	}
-	if (cc_http_query(req, "pretty")) {
+	if (pretty) {
 		resp->body = go_indent(s, &resp->body_len);
 		cJSON_free(s);
 		if (!resp->body)
@@ -419,6 +430,11 @@ void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, cons
 	else
 		cc_http_error(resp, 500, "out of memory");
 	cJSON_free(s);
+}
+
+void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, const cJSON *j)
+{
+	cc_http_json_body(resp, j, cc_http_query(req, "pretty") != NULL);
 }
 
 void cc_http_error(struct cc_http_resp *resp, int status, const char *fmt, ...)

@@ -37,7 +37,13 @@ struct cc_http_resp {
 	size_t body_len;
 	const char *content_type; /* default "application/json" when body is JSON */
 	char allow[64];           /* set by the server for 405 */
+	/* extra headers (X-Consul-Index, ...): set with cc_http_header */
+	char headers[4][2][64];
+	unsigned nheaders;
 };
+
+/* Adds a response header (at most 4; name and value up to 63 bytes). */
+void cc_http_header(struct cc_http_resp *resp, const char *name, const char *value);
 
 typedef void (*cc_http_handler)(void *ud, const struct cc_http_req *req,
                                 struct cc_http_resp *resp);
@@ -67,6 +73,9 @@ const char *cc_http_query(const struct cc_http_req *req, const char *key);
 /* Sets a JSON body from a cJSON tree (compact, or indented with 4 spaces when
  * the request has ?pretty, as Consul does). Does not take ownership of j. */
 void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, const cJSON *j);
+/* The same for a deferred answer, when the request is gone: pretty says
+ * whether it had ?pretty. */
+void cc_http_json_body(struct cc_http_resp *resp, const cJSON *j, bool pretty);
 
 /* A handler that cannot answer at once calls cc_http_defer(req) and returns
  * (leaving resp untouched); later, from the loop, it answers exactly once with

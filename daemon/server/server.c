@@ -1,0 +1,809 @@
+/* server: the Raft node on the libuv loop — stored state in and out, the
+ * core's outputs applied in the contract's order (persist, send, apply),
+ * client requests (writes, reads in three modes, forwarding to the leader,
+ * holding while there is no leader) and the server RPC endpoints. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "server/server_internal.h"
+
+#define RPC_HOLD_MS 7000            /* Consul's rpc_hold_timeout */
+#define SNAPSHOT_THRESHOLD 8192     /* entries applied since the last snapshot */
+#define TRAILING_LOGS 10240
+#define NO_LEADER "No cluster leader"
+#define LOST "leadership lost while committing log"
+
+uint64_t server_now(const struct cc_server *s)
+{
+	return uv_now(s->loop);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct cc_server *s = h->data;
+	if (--s->open_handles == 0) {
+		free(s->snap_data);
+		free(s);
+	}
+}
+
+/* ---- requests ---- */
+
+struct req *server_req_new(struct cc_server *s, enum req_kind kind)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->s = s;
+	r->kind = kind;
+	r->id = ++s->next_req_id;
+	r->next = s->reqs;
+	s->reqs = r;
+	return r;
+}
+
+static void req_unlink(struct req *r)
+{
+	for (struct req **pp = &r->s->reqs; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+	}
+}
+
+/* Answers r with its err/result/index and frees it. */
+void server_req_answer(struct req *r)
+{
+	req_unlink(r);
+	const char *err = r->err[0] ? r->err : NULL;
+	if (r->call) {
+		uint8_t body[9];
+		body[0] = r->result;
+		for (int i = 0; i < 8; i++)
+			body[1 + i] = (uint8_t)(r->index >> (56 - 8 * i));
+		transport_rpc_reply(r->call, err, body, sizeof(body));
+	} else if (r->write_cb) {
+		r->write_cb(r->ud, err, r->result, r->index);
+	} else if (r->ready_cb) {
+		r->ready_cb(r->ud, err);
+	} else if (r->done_cb) {
+		r->done_cb(r->ud, err);
+	}
+	free(r->cmd);
+	free(r);
+}
+
+static void req_fail(struct req *r, const char *err)
+{
+	snprintf(r->err, sizeof(r->err), "%s", err);
+	server_req_answer(r);
+}
+
+static void arm_req_timer(struct cc_server *s);
+
+/* Answers on the next loop turn (callers expect callbacks to come later). */
+static void req_ready_later(struct req *r)
+{
+	r->kind = REQ_READY;
+	uv_timer_start(&r->s->req_timer, NULL, 0, 0);
+	arm_req_timer(r->s);
+}
+
+static void submit(struct req *r);
+
+static void on_remote_done(void *ud, const char *err, const uint8_t *body, size_t len)
+{
+	struct req *r = ud;
+	struct cc_server *s = r->s;
+	if (s->stopping) {
+		req_fail(r, "rpc error: shutting down");
+		return;
+	}
+	if (err) {
+		/* the leader we knew is gone or changed: wait for the next one
+		 * within the hold time */
+		if (server_now(s) < r->hold_deadline) {
+			r->kind = REQ_HOLD;
+			arm_req_timer(s);
+			return;
+		}
+		char e[200];
+		snprintf(e, sizeof(e), "rpc error making call: %s", err);
+		req_fail(r, strcmp(err, NO_LEADER) == 0 ? NO_LEADER : e);
+		return;
+	}
+	uint64_t idx = 0;
+	if (len >= 9)
+		for (int i = 0; i < 8; i++)
+			idx = idx << 8 | body[1 + i];
+	if (r->is_write || r->is_remove) {
+		r->result = len >= 1 && body[0];
+		r->index = idx;
+		server_req_answer(r);
+		return;
+	}
+	/* a read index from the leader: wait until we have applied it */
+	r->index = idx;
+	r->kind = REQ_APPLIED;
+	if (raft_applied_index(s->raft) >= idx)
+		req_ready_later(r);
+}
+
+static void forward(struct req *r)
+{
+	struct cc_server *s = r->s;
+	const char *method = r->is_write ? "KVS.Apply" : r->is_remove ? "Raft.RemovePeer"
+	                                                               : "KVS.ReadIndex";
+	uint8_t mode = r->mode == CC_READ_CONSISTENT ? 'c' : 'd';
+	const uint8_t *body = r->cmd;
+	size_t len = r->cmd_len;
+	if (!r->is_write && !r->is_remove) {
+		body = &mode;
+		len = 1;
+	}
+	uint64_t now = server_now(s);
+	uint32_t timeout = r->hold_deadline > now ? (uint32_t)(r->hold_deadline - now) : 1;
+	r->kind = REQ_REMOTE;
+	if (transport_rpc(s->tr, raft_leader_addr(s->raft), method, body, len, timeout,
+	                  on_remote_done, r)) {
+		r->kind = REQ_HOLD;
+		arm_req_timer(s);
+	}
+}
+
+/* Runs a request against the current leadership. */
+static void submit(struct req *r)
+{
+	struct cc_server *s = r->s;
+	if (raft_role(s->raft) == RAFT_LEADER) {
+		if (r->is_write) {
+			uint64_t idx, term;
+			int rc = raft_propose(s->raft, server_now(s), r->cmd, r->cmd_len, &idx, &term);
+			if (rc) {
+				req_fail(r, rc == -RAFT_ETRANSFER ? "leadership transfer in progress"
+				                                  : raft_strerror(rc));
+				return;
+			}
+			r->kind = REQ_COMMIT;
+			r->index = idx;
+			r->term = term;
+			server_drive(s);
+		} else if (r->is_remove) {
+			struct raft_configuration c = *raft_configuration(s->raft);
+			const char *target = (const char *)r->cmd;
+			int found = -1;
+			for (unsigned i = 0; i < c.n; i++)
+				if (strcmp(c.s[i].id, target) == 0 || strcmp(c.s[i].addr, target) == 0)
+					found = (int)i;
+			if (found < 0) {
+				req_fail(r, "address or id not found in the Raft configuration");
+				return;
+			}
+			uint64_t idx;
+			int rc = raft_remove_server(s->raft, server_now(s), c.s[found].id, &idx);
+			if (rc) {
+				req_fail(r, raft_strerror(rc));
+				return;
+			}
+			r->kind = REQ_COMMIT;
+			r->index = idx;
+			r->term = raft_term(s->raft);
+			r->result = true;
+			server_drive(s);
+		} else if (r->mode == CC_READ_CONSISTENT) {
+			r->kind = REQ_READ;
+			raft_read_index(s->raft, server_now(s), r->id);
+			server_drive(s);
+		} else {
+			r->index = raft_applied_index(s->raft);
+			req_ready_later(r);
+		}
+		return;
+	}
+	if (raft_leader_addr(s->raft)[0]) {
+		forward(r);
+		return;
+	}
+	if (server_now(s) >= r->hold_deadline) {
+		req_fail(r, NO_LEADER);
+		return;
+	}
+	r->kind = REQ_HOLD;
+	arm_req_timer(s);
+}
+
+static void on_req_timer(uv_timer_t *t)
+{
+	struct cc_server *s = t->data;
+	uint64_t now = server_now(s);
+	bool again = true;
+	while (again) {
+		again = false;
+		for (struct req *r = s->reqs; r; r = r->next) {
+			if (r->kind == REQ_READY) {
+				server_req_answer(r);
+				again = true;
+				break;
+			}
+			if (r->kind == REQ_HOLD && (now >= r->hold_deadline ||
+			                            raft_leader_addr(s->raft)[0])) {
+				submit(r);
+				again = true;
+				break;
+			}
+		}
+	}
+	arm_req_timer(s);
+}
+
+static void arm_req_timer(struct cc_server *s)
+{
+	if (s->stopping)
+		return;
+	uint64_t now = server_now(s), next = UINT64_MAX;
+	for (struct req *r = s->reqs; r; r = r->next) {
+		if (r->kind == REQ_READY)
+			next = now;
+		else if (r->kind == REQ_HOLD && r->hold_deadline < next)
+			next = r->hold_deadline;
+	}
+	if (next != UINT64_MAX)
+		uv_timer_start(&s->req_timer, on_req_timer, next > now ? next - now : 0, 0);
+}
+
+/* A leader appeared, or leadership changed: held requests go now, and a
+ * lost leadership fails the writes it had not committed (as Consul does). */
+static void on_leadership_change(struct cc_server *s, bool lost)
+{
+	for (struct req *r = s->reqs; r; r = r->next) {
+		if (lost && (r->kind == REQ_COMMIT || r->kind == REQ_READ)) {
+			snprintf(r->err, sizeof(r->err), "%s", r->kind == REQ_READ ? NO_LEADER : LOST);
+			r->kind = REQ_READY;
+		}
+	}
+	arm_req_timer(s);
+}
+
+void cc_server_kv_write(struct cc_server *s, const struct kv_cmd *cmd, cc_server_write_cb done,
+                        void *ud)
+{
+	struct req *r = server_req_new(s, REQ_HOLD);
+	size_t need = kv_cmd_encode(cmd, NULL, 0);
+	uint8_t *buf = r ? malloc(need) : NULL;
+	if (!buf) {
+		free(r);
+		done(ud, "out of memory", false, 0);
+		return;
+	}
+	kv_cmd_encode(cmd, buf, need);
+	r->cmd = buf;
+	r->cmd_len = need;
+	r->is_write = true;
+	r->write_cb = done;
+	r->ud = ud;
+	r->hold_deadline = server_now(s) + RPC_HOLD_MS;
+	submit(r);
+}
+
+void cc_server_read_barrier(struct cc_server *s, enum cc_read_mode mode, cc_server_ready_cb done,
+                            void *ud)
+{
+	struct req *r = server_req_new(s, REQ_HOLD);
+	if (!r) {
+		done(ud, "out of memory");
+		return;
+	}
+	r->mode = mode;
+	r->ready_cb = done;
+	r->ud = ud;
+	r->hold_deadline = server_now(s) + RPC_HOLD_MS;
+	if (mode == CC_READ_STALE &&
+	    (s->had_leader_contact || raft_role(s->raft) == RAFT_LEADER)) {
+		req_ready_later(r);
+		return;
+	}
+	submit(r);
+}
+
+void cc_server_remove_peer(struct cc_server *s, const char *id, const char *addr,
+                           cc_server_done_cb done, void *ud)
+{
+	struct req *r = server_req_new(s, REQ_HOLD);
+	const char *target = id && id[0] ? id : addr;
+	if (!r || !(r->cmd = (uint8_t *)strdup(target ? target : ""))) {
+		free(r);
+		done(ud, "out of memory");
+		return;
+	}
+	r->cmd_len = strlen(target) + 1;
+	r->is_remove = true;
+	r->done_cb = done;
+	r->ud = ud;
+	r->hold_deadline = server_now(s) + RPC_HOLD_MS;
+	submit(r);
+}
+
+/* ---- RPC endpoints ---- */
+
+void server_on_rpc(void *ud, struct tr_call *call, const char *method, const uint8_t *body,
+                   size_t len)
+{
+	struct cc_server *s = ud;
+	if (strcmp(method, "Status.Peers") == 0) {
+		uint8_t buf[RAFT_MAX_SERVERS * 140];
+		size_t n = raft_conf_encode(raft_configuration(s->raft), buf, sizeof(buf));
+		transport_rpc_reply(call, NULL, buf, n <= sizeof(buf) ? n : 0);
+		return;
+	}
+	bool write = strcmp(method, "KVS.Apply") == 0;
+	bool remove = strcmp(method, "Raft.RemovePeer") == 0;
+	bool read = strcmp(method, "KVS.ReadIndex") == 0;
+	if (!write && !remove && !read) {
+		char e[128];
+		snprintf(e, sizeof(e), "rpc: can't find method %.64s", method);
+		transport_rpc_reply(call, e, NULL, 0);
+		return;
+	}
+	if (raft_role(s->raft) != RAFT_LEADER) {
+		transport_rpc_reply(call, NO_LEADER, NULL, 0);
+		return;
+	}
+	struct kv_cmd probe;
+	if ((write && kv_cmd_decode(body, len, &probe)) || (read && len != 1) ||
+	    (remove && (len == 0 || len > RAFT_ADDR_MAX || body[len - 1] != 0))) {
+		transport_rpc_reply(call, "rpc error: malformed request", NULL, 0);
+		return;
+	}
+	struct req *r = server_req_new(s, REQ_HOLD);
+	if (!r || !(r->cmd = malloc(len ? len : 1))) {
+		free(r);
+		transport_rpc_reply(call, "out of memory", NULL, 0);
+		return;
+	}
+	memcpy(r->cmd, body, len);
+	r->cmd_len = len;
+	r->call = call;
+	r->is_write = write;
+	r->is_remove = remove;
+	r->mode = read && body[0] == 'c' ? CC_READ_CONSISTENT : CC_READ_DEFAULT;
+	r->hold_deadline = server_now(s);   /* the caller holds, not us */
+	submit(r);
+}
+
+/* ---- driving the core ---- */
+
+static void log_raft(const struct raft_log *l)
+{
+	static const enum cc_log_level lv[] = { CC_LOG_DEBUG, CC_LOG_INFO, CC_LOG_WARN,
+		                                CC_LOG_ERROR };
+	const char *kv[2 * RAFT_LOG_KV + 1] = { 0 };
+	for (unsigned i = 0; i < l->nkv; i++) {
+		kv[2 * i] = l->key[i];
+		kv[2 * i + 1] = l->val[i];
+	}
+	cc_log(lv[l->level & 3], MOD_RAFT, l->msg, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], kv[6],
+	       kv[7], (const char *)NULL);
+}
+
+static void fatal_store(const char *what, const char *err)
+{
+	/* continuing after a failed fsync could acknowledge lost writes */
+	CC_ERROR(MOD_RAFT, what, "error", err);
+	_exit(1);
+}
+
+static void take_snapshot(struct cc_server *s)
+{
+	uint64_t idx = raft_applied_index(s->raft);
+	uint8_t *data;
+	size_t len;
+	if (kv_snapshot(s->kv, &data, &len))
+		return;
+	uint64_t term = raft_term_at(s->raft, idx);
+	if (raft_snapshot_done(s->raft, idx)) {
+		free(data);
+		return;
+	}
+	char err[256];
+	if (store_snapshot_save(s->store, idx, term, raft_snapshot_configuration(s->raft), data, len,
+	                        err, sizeof(err)))
+		fatal_store("failed to save snapshot", err);
+	free(s->snap_data);
+	s->snap_data = data;
+	s->snap_len = len;
+	s->snap_index = idx;
+	if (store_begin(s->store, err, sizeof(err)) == 0) {
+		store_delete_prefix(s->store, raft_first_index(s->raft));
+		if (store_commit(s->store, err, sizeof(err)))
+			fatal_store("failed to compact the log", err);
+	}
+	char i[24];
+	snprintf(i, sizeof(i), "%llu", (unsigned long long)idx);
+	CC_INFO(MOD_RAFT, "snapshot complete up to", "index", i);
+}
+
+static void on_state(struct cc_server *s, const struct raft_out *o)
+{
+	bool was_leader = s->role == RAFT_LEADER, is_leader = o->role == RAFT_LEADER;
+	bool leader_changed = strcmp(s->leader_id, o->leader_id) != 0;
+	s->role = o->role;
+	snprintf(s->leader_id, sizeof(s->leader_id), "%s", o->leader_id);
+	if (o->leader_id[0])
+		s->had_leader_contact = true;
+	if (is_leader && !was_leader) {
+		CC_INFO(MOD_SERVER, "cluster leadership acquired");
+		cluster_on_leadership(s, true);
+	}
+	if (was_leader && !is_leader) {
+		CC_INFO(MOD_SERVER, "cluster leadership lost");
+		cluster_on_leadership(s, false);
+	}
+	if (leader_changed && o->leader_id[0])
+		CC_INFO(MOD_SERVER, "New leader elected", "payload",
+		        cc_server_member_name(s, o->leader_id));
+	if (leader_changed || was_leader != is_leader)
+		on_leadership_change(s, was_leader && !is_leader);
+}
+
+static void on_apply(struct cc_server *s, const struct raft_entry *e)
+{
+	bool result = false;
+	if (e->type == RAFT_ENTRY_COMMAND) {
+		if (kv_apply(s->kv, e->index, e->data, e->len, &result))
+			CC_WARN(MOD_SERVER, "skipping a malformed KV command in the log");
+	}
+	for (struct req *r = s->reqs; r; r = r->next) {
+		if (r->kind == REQ_COMMIT && r->index == e->index) {
+			if (r->term != e->term)
+				snprintf(r->err, sizeof(r->err), "%s", LOST);
+			else if (!r->is_remove)
+				r->result = result;
+			r->kind = REQ_READY;
+		} else if (r->kind == REQ_APPLIED && r->index <= e->index) {
+			r->kind = REQ_READY;
+		}
+	}
+}
+
+static void on_read(struct cc_server *s, const struct raft_out *o)
+{
+	for (struct req *r = s->reqs; r; r = r->next) {
+		if (r->kind != REQ_READ || r->id != o->req)
+			continue;
+		if (!o->ok) {
+			snprintf(r->err, sizeof(r->err), "%s", NO_LEADER);
+			r->kind = REQ_READY;
+		} else {
+			r->index = o->index;
+			r->kind = raft_applied_index(s->raft) >= o->index || r->call ? REQ_READY
+			                                                             : REQ_APPLIED;
+		}
+		return;
+	}
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct cc_server *s = t->data;
+	raft_tick(s->raft, server_now(s));
+	server_drive(s);
+}
+
+void server_drive(struct cc_server *s)
+{
+	if (s->in_drive || s->stopping)
+		return;
+	s->in_drive = true;
+	struct raft_out *outs = NULL;
+	size_t n = 0, cap = 0;
+	struct raft_out o;
+	while (raft_next_output(s->raft, &o)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct raft_out *x = realloc(outs, cap * sizeof(*x));
+			if (!x)
+				fatal_store("out of memory", "draining raft outputs");
+			outs = x;
+		}
+		outs[n++] = o;
+	}
+	/* 1. durable first */
+	char err[256];
+	bool dirty = false;
+	for (size_t i = 0; i < n; i++) {
+		struct raft_out *x = &outs[i];
+		int rc = 0;
+		if (x->kind != RAFT_OUT_HARD_STATE && x->kind != RAFT_OUT_TRUNCATE &&
+		    x->kind != RAFT_OUT_APPEND && x->kind != RAFT_OUT_INSTALL_SNAPSHOT)
+			continue;
+		if (!dirty && store_begin(s->store, err, sizeof(err)))
+			fatal_store("failed to write the raft log", err);
+		dirty = true;
+		switch (x->kind) {
+		case RAFT_OUT_HARD_STATE:
+			rc = store_set_hard_state(s->store, x->term, x->vote);
+			break;
+		case RAFT_OUT_TRUNCATE:
+			rc = store_truncate(s->store, x->index);
+			break;
+		case RAFT_OUT_APPEND:
+			rc = store_append(s->store, x->entries, x->n_entries);
+			break;
+		case RAFT_OUT_INSTALL_SNAPSHOT:
+			if (kv_restore(s->kv, x->msg.data, x->msg.len))
+				fatal_store("failed to restore a received snapshot", "bad snapshot data");
+			if (store_snapshot_save(s->store, x->msg.snap_index, x->msg.snap_term,
+			                        x->msg.snap_conf, x->msg.data, x->msg.len, err,
+			                        sizeof(err)))
+				fatal_store("failed to save snapshot", err);
+			free(s->snap_data);
+			s->snap_data = malloc(x->msg.len ? x->msg.len : 1);
+			if (s->snap_data)
+				memcpy(s->snap_data, x->msg.data, x->msg.len);
+			s->snap_len = s->snap_data ? x->msg.len : 0;
+			s->snap_index = x->msg.snap_index;
+			rc = store_truncate(s->store, 1);
+			break;
+		default:
+			break;
+		}
+		if (rc) {
+			snprintf(err, sizeof(err), "%s", strerror(-rc));
+			fatal_store("failed to write the raft log", err);
+		}
+	}
+	if (dirty && store_commit(s->store, err, sizeof(err)))
+		fatal_store("failed to write the raft log", err);
+	/* 2. then send, 3. then apply and answer */
+	for (size_t i = 0; i < n; i++) {
+		struct raft_out *x = &outs[i];
+		switch (x->kind) {
+		case RAFT_OUT_SEND:
+			transport_send(s->tr, x->addr, &x->msg, s->snap_data, s->snap_len);
+			break;
+		case RAFT_OUT_APPLY:
+			on_apply(s, x->entry);
+			break;
+		case RAFT_OUT_READ:
+			on_read(s, x);
+			break;
+		case RAFT_OUT_STATE:
+			on_state(s, x);
+			break;
+		case RAFT_OUT_LOG:
+			log_raft(x->log);
+			break;
+		default:
+			break;
+		}
+	}
+	free(outs);
+	if (raft_applied_index(s->raft) >= raft_snapshot_index(s->raft) + SNAPSHOT_THRESHOLD)
+		take_snapshot(s);
+	uint64_t d = raft_next_deadline(s->raft), now = server_now(s);
+	uv_timer_start(&s->timer, on_timer, d > now ? d - now : 0, 0);
+	s->in_drive = false;
+	arm_req_timer(s);
+}
+
+/* ---- transport callbacks ---- */
+
+static void on_raft_msg(void *ud, const struct raft_msg *m)
+{
+	struct cc_server *s = ud;
+	if (s->stopping)
+		return;
+	raft_step(s->raft, server_now(s), m);
+	server_drive(s);
+}
+
+static void on_peer_closed(void *ud, const char *id, const char *addr)
+{
+	struct cc_server *s = ud;
+	if (s->stopping)
+		return;
+	const char *lid = raft_leader_id(s->raft);
+	if (!lid[0])
+		return;
+	if ((id[0] && strcmp(id, lid) == 0) ||
+	    (addr[0] && strcmp(addr, raft_leader_addr(s->raft)) == 0)) {
+		raft_peer_lost(s->raft, server_now(s), lid);
+		server_drive(s);
+	}
+}
+
+/* ---- start / stop ---- */
+
+struct restore_ctx {
+	struct raft *raft;
+	int rc;
+};
+
+static int restore_entry(void *ud, const struct raft_entry *e)
+{
+	struct restore_ctx *c = ud;
+	c->rc = raft_restore_entry(c->raft, e);
+	return c->rc;
+}
+
+static int load_state(struct cc_server *s, char *err, size_t errlen)
+{
+	uint64_t term;
+	char vote[RAFT_ID_MAX];
+	int rc = store_hard_state(s->store, &term, vote);
+	if (rc) {
+		snprintf(err, errlen, "reading the raft stable store: %s", strerror(-rc));
+		return rc;
+	}
+	raft_restore_hard_state(s->raft, term, vote);
+	struct store_snapshot snap;
+	rc = store_snapshot_latest(s->store, &snap, err, errlen);
+	uint64_t from = 1;
+	if (rc == 0) {
+		if (kv_restore(s->kv, snap.data, snap.len)) {
+			snprintf(err, errlen, "snapshot %llu: the state machine data does not decode",
+			         (unsigned long long)snap.index);
+			store_snapshot_release(&snap);
+			return -EINVAL;
+		}
+		raft_restore_snapshot(s->raft, snap.index, snap.term, &snap.conf);
+		s->snap_data = snap.data;
+		s->snap_len = snap.len;
+		s->snap_index = snap.index;
+		snap.data = NULL;
+		store_snapshot_release(&snap);
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	uint64_t first, last;
+	if (store_log_range(s->store, &first, &last) == 0 && first)
+		from = first;
+	struct restore_ctx ctx = { .raft = s->raft };
+	rc = store_log_walk(s->store, from, restore_entry, &ctx, err, errlen);
+	if (rc) {
+		if (ctx.rc)
+			snprintf(err, errlen, "raft log: entries are not contiguous after index %llu",
+			         (unsigned long long)raft_last_index(s->raft));
+		return rc;
+	}
+	return 0;
+}
+
+int cc_server_start(struct cc_server **out, uv_loop_t *loop, const struct cc_config *cfg,
+                    const char *node_id, char *err, size_t errlen)
+{
+	struct cc_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->cfg = cfg;
+	s->expect = cfg->bootstrap_expect;
+	snprintf(s->node_id, sizeof(s->node_id), "%s", node_id);
+	snprintf(s->addr, sizeof(s->addr), "%s:%d", cfg->advertise_addr, cfg->ports.server);
+	int m = cfg->raft_multiplier > 0 ? cfg->raft_multiplier : 5;
+	s->election_ms = 100u * (unsigned)m;
+	struct raft_options opt = { .election_timeout_ms = (uint32_t)s->election_ms,
+		                    .heartbeat_interval_ms = (uint32_t)s->election_ms / 5,
+		                    .trailing_logs = TRAILING_LOGS,
+		                    .seed = uv_hrtime() ^ (uint64_t)(uintptr_t)s };
+	snprintf(opt.id, sizeof(opt.id), "%s", node_id);
+	snprintf(opt.addr, sizeof(opt.addr), "%s", s->addr);
+	s->raft = raft_new(&opt);
+	s->kv = kv_new();
+	int rc = -ENOMEM;
+	if (!s->raft || !s->kv) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	rc = store_open(cfg->data_dir, &s->store, err, errlen);
+	if (rc)
+		goto fail;
+	rc = load_state(s, err, errlen);
+	if (rc)
+		goto fail;
+	struct transport_handlers h = { .raft_msg = on_raft_msg, .peer_closed = on_peer_closed,
+		                        .rpc_request = server_on_rpc, .ud = s,
+		                        .log_module = MOD_RAFT };
+	rc = transport_start(&s->tr, loop, cfg->bind_addr, (uint16_t)cfg->ports.server, &h, err,
+	                     errlen);
+	if (rc)
+		goto fail;
+	uv_timer_init(loop, &s->timer);
+	uv_timer_init(loop, &s->req_timer);
+	uv_timer_init(loop, &s->cluster_timer);
+	s->timer.data = s->req_timer.data = s->cluster_timer.data = s;
+	s->open_handles = 3;
+	raft_start(s->raft, server_now(s));
+	/* bootstrap: true on a fresh data dir: a one-server configuration */
+	if (cfg->bootstrap && !store_has_state(s->store)) {
+		struct raft_configuration c = { .n = 1 };
+		snprintf(c.s[0].id, sizeof(c.s[0].id), "%s", node_id);
+		snprintf(c.s[0].addr, sizeof(c.s[0].addr), "%s", s->addr);
+		c.s[0].voter = true;
+		raft_bootstrap(s->raft, server_now(s), &c);
+	}
+	server_drive(s);
+	cluster_tick(s);
+	*out = s;
+	return 0;
+fail:
+	if (s->store)
+		store_close(s->store);
+	raft_free(s->raft);
+	kv_free(s->kv);
+	free(s->snap_data);
+	free(s);
+	return rc;
+}
+
+void cc_server_stop(struct cc_server *s)
+{
+	if (!s || s->stopping)
+		return;
+	while (s->reqs) {
+		struct req *r = s->reqs;
+		snprintf(r->err, sizeof(r->err), "rpc error: shutting down");
+		server_req_answer(r);
+	}
+	s->stopping = true;
+	transport_stop(s->tr);
+	raft_free(s->raft);
+	s->raft = NULL;
+	store_close(s->store);
+	kv_free(s->kv);
+	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&s->req_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&s->cluster_timer, on_handle_closed);
+}
+
+/* ---- queries ---- */
+
+const char *cc_server_leader(const struct cc_server *s)
+{
+	return raft_leader_addr(s->raft);
+}
+
+const struct raft_configuration *cc_server_configuration(const struct cc_server *s)
+{
+	return raft_configuration(s->raft);
+}
+
+uint64_t cc_server_configuration_index(const struct cc_server *s)
+{
+	return raft_configuration_index(s->raft);
+}
+
+bool cc_server_is_leader(const struct cc_server *s)
+{
+	return raft_role(s->raft) == RAFT_LEADER;
+}
+
+bool cc_server_known_leader(const struct cc_server *s)
+{
+	return raft_leader_id(s->raft)[0] != 0;
+}
+
+uint64_t cc_server_last_contact_ms(const struct cc_server *s)
+{
+	uint64_t c = raft_last_contact(s->raft, server_now(s));
+	return c == UINT64_MAX ? 0 : c;
+}
+
+void cc_server_stats(const struct cc_server *s, uint64_t *term, uint64_t *commit,
+                     uint64_t *applied, uint64_t *last_index, const char **state)
+{
+	*term = raft_term(s->raft);
+	*commit = raft_commit_index(s->raft);
+	*applied = raft_applied_index(s->raft);
+	*last_index = raft_last_index(s->raft);
+	*state = raft_role_name(raft_role(s->raft));
+}
+
+const struct kv *cc_server_kv(const struct cc_server *s)
+{
+	return s->kv;
+}

@@ -1,0 +1,93 @@
+/*
+ * server — what a Consul server agent adds to an agent: the Raft node on the
+ * server port (core + LMDB store + KV state machine + transport), Consul's
+ * bootstrap_expect algorithm driven by LAN gossip, the leader's reconcile of
+ * gossip membership into the Raft configuration, request forwarding to the
+ * leader, and the read modes (default, consistent, stale).
+ *
+ * Timing: the election timeout is 100 ms x performance.raft_multiplier
+ * (Consul: 1000 ms x; default multiplier 5, so 500 ms, randomized in
+ * [T, 2T)), heartbeats every T/5, check-quorum every T; a follower that sees
+ * the leader's connection closed by its host campaigns within 40 ms.
+ *
+ * Logs under agent.server and agent.server.raft in Consul's words.
+ */
+#ifndef CC_SERVER_H
+#define CC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "gossip/gossip.h"
+#include "kv/kv.h"
+#include "raft/raft.h"
+
+struct cc_server;
+
+/* Opens data_dir/raft, loads the stored state, listens on bind_addr:server.
+ * Returns 0, or a negative errno with err set. */
+int cc_server_start(struct cc_server **out, uv_loop_t *loop, const struct cc_config *cfg,
+                    const char *node_id, char *err, size_t errlen);
+
+/* Stops everything; pending requests fail. Handles close on the next loop turn. */
+void cc_server_stop(struct cc_server *s);
+
+/* The LAN pool, once started (for bootstrap_expect's member scan and the
+ * leader's reconcile), and every LAN member event. */
+void cc_server_set_lan(struct cc_server *s, struct gossip *lan);
+void cc_server_lan_event(struct cc_server *s, enum swim_event ev, const struct swim_member_info *m);
+
+/* Graceful leave of a server (Consul's Server.Leave): a leader hands
+ * leadership to another voter and the new leader removes us; a follower asks
+ * the leader to remove it. done runs when that is observed or after 5 s. */
+void cc_server_leave(struct cc_server *s, void (*done)(void *ud), void *ud);
+
+/* Before a shutdown without leave: a leader hands leadership to the most
+ * up-to-date voter (TimeoutNow), so the others need not wait for an election
+ * timeout; done runs once that happened or after two election timeouts, at
+ * once when there is nothing to hand over. */
+void cc_server_handoff(struct cc_server *s, void (*done)(void *ud), void *ud);
+
+/* ---- status ---- */
+/* The leader's "ip:port", "" when none is known. */
+const char *cc_server_leader(const struct cc_server *s);
+const struct raft_configuration *cc_server_configuration(const struct cc_server *s);
+uint64_t cc_server_configuration_index(const struct cc_server *s);
+bool cc_server_is_leader(const struct cc_server *s);
+/* For X-Consul-KnownLeader / X-Consul-LastContact. */
+bool cc_server_known_leader(const struct cc_server *s);
+uint64_t cc_server_last_contact_ms(const struct cc_server *s);
+/* Figures for /v1/agent/self and `conclave info`. */
+void cc_server_stats(const struct cc_server *s, uint64_t *term, uint64_t *commit,
+                     uint64_t *applied, uint64_t *last_index, const char **state);
+/* The LAN member name of a Raft server id ("(unknown)" when none). */
+const char *cc_server_member_name(const struct cc_server *s, const char *id);
+
+/* ---- requests (from HTTP handlers) ----
+ * Each takes a callback that runs exactly once, later, from the loop. Errors
+ * read like Consul's: "No cluster leader", "leadership lost while committing
+ * log", "rpc error making call: ...". */
+
+/* A KV write through Raft (forwarded to the leader when needed). */
+typedef void (*cc_server_write_cb)(void *ud, const char *err, bool result, uint64_t index);
+void cc_server_kv_write(struct cc_server *s, const struct kv_cmd *cmd, cc_server_write_cb done,
+                        void *ud);
+
+enum cc_read_mode { CC_READ_DEFAULT, CC_READ_CONSISTENT, CC_READ_STALE };
+/* Waits until the local KV may answer a read in this mode, then done(ud,
+ * NULL); reads the local store from the callback (cc_server_kv). */
+typedef void (*cc_server_ready_cb)(void *ud, const char *err);
+void cc_server_read_barrier(struct cc_server *s, enum cc_read_mode mode, cc_server_ready_cb done,
+                            void *ud);
+const struct kv *cc_server_kv(const struct cc_server *s);
+
+/* Removes a server from the Raft configuration by id or address (leader
+ * only, forwarded otherwise). */
+typedef void (*cc_server_done_cb)(void *ud, const char *err);
+void cc_server_remove_peer(struct cc_server *s, const char *id, const char *addr,
+                           cc_server_done_cb done, void *ud);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * server/transport — the server port (8300) on the libuv loop: Raft messages
+ * and server RPC over TCP, in raft/wire's frames.
+ *
+ * Raft messages always leave on this server's own outgoing connection to the
+ * target address (one per address, opened on demand, reconnected with a
+ * back-off of 50 ms doubling to 250 ms; frames for an address that is backing off
+ * or whose queue is full are dropped — Raft retries). Incoming connections
+ * carry the other side's messages to us. RPC calls use a separate outgoing
+ * connection per address and are answered on the connection they came in on.
+ *
+ * Untrusted input: a bad first byte, an oversized or undecodable frame closes
+ * that connection with a warning naming the peer; nothing else is affected.
+ *
+ * When a connection we know belongs to a server (it sent us a Raft message, or
+ * we opened it to that server's address) is closed by the other side — EOF or
+ * a reset, which the peer's kernel sends when its process dies — peer_closed
+ * reports it (the fast-failover hint of raft_peer_lost). Silence reports
+ * nothing.
+ */
+#ifndef CC_SERVER_TRANSPORT_H
+#define CC_SERVER_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "raft/raft.h"
+
+struct transport;
+struct tr_call;
+
+struct transport_handlers {
+	/* A decoded Raft message; valid during the call only. */
+	void (*raft_msg)(void *ud, const struct raft_msg *m);
+	/* A connection with a server closed by the other side: by id when known
+	 * (incoming), else by address (outgoing, id ""). */
+	void (*peer_closed)(void *ud, const char *id, const char *addr);
+	/* An RPC request: answer it (now or later) with transport_rpc_reply. */
+	void (*rpc_request)(void *ud, struct tr_call *call, const char *method, const uint8_t *body,
+	                    size_t len);
+	void *ud;
+	const char *log_module;  /* "agent.server.raft" */
+};
+
+/* Listens on bind_ip:port. Returns 0, or a negative errno with err set. */
+int transport_start(struct transport **out, uv_loop_t *loop, const char *bind_ip, uint16_t port,
+                    const struct transport_handlers *h, char *err, size_t errlen);
+
+/* Closes everything; pending RPC callbacks run with "rpc error: shutting down".
+ * The memory goes once the handles have closed. */
+void transport_stop(struct transport *t);
+
+/* Sends a Raft message to addr ("ip:port"). For RAFT_MSG_SNAPSHOT, data/len
+ * are the snapshot bytes to attach (m->data is ignored). */
+void transport_send(struct transport *t, const char *addr, const struct raft_msg *m,
+                    const uint8_t *data, size_t len);
+
+/* Calls method on the server at addr. done runs exactly once: err NULL and
+ * the response body, or an error text (remote error, connect failure,
+ * timeout). */
+typedef void (*transport_rpc_cb)(void *ud, const char *err, const uint8_t *body, size_t len);
+int transport_rpc(struct transport *t, const char *addr, const char *method, const uint8_t *body,
+                  size_t len, uint32_t timeout_ms, transport_rpc_cb done, void *ud);
+
+/* Answers a request (err NULL on success) and frees call. If the connection
+ * it came on is gone, the answer is dropped. */
+void transport_rpc_reply(struct tr_call *call, const char *err, const uint8_t *body, size_t len);
+
+#endif
