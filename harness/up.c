@@ -153,10 +153,15 @@ out:
 	return rc;
 }
 
-/* The kinds whose servers elect a leader: `up` waits until one is known. */
-static bool kind_elects_leader(enum topo_kind k)
+/* Nodes that take part in a leader election: etcd members and conclave
+ * servers (`server: true`; client agents only learn the leader from them).
+ * `up` waits until one is known. */
+static bool node_elects_leader(const struct topo_node *n)
 {
-	return k == TOPO_KIND_ETCD || k == TOPO_KIND_CONCLAVE;
+	if (n->kind == TOPO_KIND_ETCD)
+		return true;
+	return n->kind == TOPO_KIND_CONCLAVE &&
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n->config, "server"));
 }
 
 static void print_log_tail(const struct run *r, size_t i)
@@ -184,7 +189,7 @@ static int wait_ready(struct run *r, int timeout_s, double *answer_s, double *le
 	long long t0 = harness_now_ms(), deadline = t0 + timeout_s * 1000LL;
 	bool need_leader = false;
 	for (size_t i = 0; i < r->t->nnodes; i++)
-		need_leader |= kind_elects_leader(r->t->nodes[i].kind);
+		need_leader |= node_elects_leader(&r->t->nodes[i]);
 	*answer_s = *leader_s = -1;
 	size_t last_ok = (size_t)-1;
 	bool tty = isatty(STDOUT_FILENO);

@@ -53,6 +53,7 @@ static void shutdown_endpoints(struct cc_agent *a)
 
 static void finish_shutdown(struct cc_agent *a, bool left)
 {
+	agent_forward_stop(a);
 	if (a->server) {
 		CC_INFO("agent.server", "shutting down server");
 		cc_server_stop(a->server);
@@ -197,7 +198,9 @@ int cc_agent_run(const struct cc_config *cfg)
 			return 1;
 		}
 	}
-	if (agent_gossip_start(&a, err, sizeof(err)) || start_http(&a)) {
+	if (agent_gossip_start(&a, err, sizeof(err)) || agent_forward_start(&a, err, sizeof(err)) ||
+	    start_http(&a)) {
+		agent_forward_stop(&a);
 		if (a.server)
 			cc_server_stop(a.server);
 		a.server = NULL;

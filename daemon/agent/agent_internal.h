@@ -11,6 +11,7 @@
 #include "gossip/gossip.h"
 #include "http/http.h"
 #include "server/server.h"
+#include "server/transport.h"
 
 #define CC_AGENT_MAX_HTTP 8
 
@@ -33,6 +34,21 @@ struct cc_agent {
 	int join_attempts;
 	/* servers: Raft, bootstrap_expect, KV */
 	struct cc_server *server;
+	/* clients: server RPC, to forward requests to a server */
+	struct transport *rpc;
+	unsigned next_server;
+};
+
+/* A KV request as the HTTP API takes it (agent_kv.c); a client agent forwards
+ * it to a server as bytes (agent_forward.c). Strings and body are owned. */
+struct kv_params {
+	char method[8];             /* GET, PUT, DELETE */
+	char *key, *separator;
+	bool recurse, keys, raw, pretty, has_cas;
+	uint64_t cas, flags;
+	enum cc_read_mode mode;
+	uint8_t *body;
+	size_t body_len;
 };
 
 /* The HTTP routes the agent serves; ud is the struct cc_agent. */
@@ -51,6 +67,23 @@ void agent_h_kv(void *ud, const struct cc_http_req *req, struct cc_http_resp *re
 void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
                                 struct cc_http_resp *resp);
 void agent_h_raft_peer(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* From the request's path and query; 0, or -1 with resp set (400). */
+int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct cc_http_resp *resp);
+/* The checks that do not need the query string (also run on forwarded ones). */
+int kv_params_check(const struct kv_params *p, struct cc_http_resp *resp);
+void kv_params_cmd(const struct kv_params *p, struct kv_cmd *cmd);
+void kv_params_free(struct kv_params *p);
+/* Runs a checked request on this server (takes p over); the answer goes to
+ * pending, or back to the client agent that forwarded it (call). */
+void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending,
+                  struct tr_call *call, const char *path);
+
+/* agent_forward.c: client agents forward KV requests to a server (server RPC
+ * KVS.Forward); servers run them and send the HTTP answer back. */
+int agent_forward_start(struct cc_agent *a, char *err, size_t errlen);
+void agent_forward_stop(struct cc_agent *a);
+void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending);
+void agent_forward_reply(struct tr_call *call, struct cc_http_resp *resp);
 
 /* agent.c: a graceful leave — a server leaves Raft first, then the pools. */
 void agent_leave(struct cc_agent *a, void (*done)(struct cc_agent *a));

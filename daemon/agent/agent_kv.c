@@ -77,23 +77,47 @@ void agent_h_status_peers(void *ud, const struct cc_http_req *req, struct cc_htt
 
 /* ---- KV ---- */
 
-enum kv_get_kind { GET_ONE, GET_RECURSE, GET_KEYS };
+static int read_mode(const struct cc_http_req *req, enum cc_read_mode *mode,
+                     struct cc_http_resp *resp)
+{
+	bool stale = cc_http_query(req, "stale") || cc_http_query(req, "max_stale");
+	bool consistent = cc_http_query(req, "consistent") != NULL;
+	if (stale && consistent) {
+		cc_http_error(resp, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+		return -1;
+	}
+	*mode = stale ? CC_READ_STALE : consistent ? CC_READ_CONSISTENT : CC_READ_DEFAULT;
+	return 0;
+}
 
 struct kv_call {
 	struct cc_agent *a;
-	struct cc_http_pending *p;
-	enum kv_get_kind kind;
-	bool raw, pretty, is_delete;
-	char *key;
-	char *separator;
-	char method[8], path[512];
+	struct kv_params p;
+	struct cc_http_pending *pending;   /* asked over HTTP here */
+	struct tr_call *call;              /* forwarded by a client agent */
+	char path[512];
 };
 
 static void kv_call_free(struct kv_call *c)
 {
-	free(c->key);
-	free(c->separator);
+	kv_params_free(&c->p);
 	free(c);
+}
+
+/* Answers and frees c. */
+static void kv_finish(struct kv_call *c, struct cc_http_resp *resp)
+{
+	if (resp->status >= 500 && resp->body) {
+		struct cc_http_req fake = { .method = c->p.method, .path = c->path };
+		char err[200];
+		snprintf(err, sizeof(err), "%.*s", (int)resp->body_len, resp->body);
+		log_request_error(&fake, err);
+	}
+	if (c->pending)
+		cc_http_finish(c->pending, resp);
+	else
+		agent_forward_reply(c->call, resp);
+	kv_call_free(c);
 }
 
 static cJSON *entry_json(const struct kv_entry *e)
@@ -129,47 +153,38 @@ static int add_key(void *ud, const char *k)
 	return 0;
 }
 
-static void json_body(const struct kv_call *c, struct cc_http_resp *resp, const cJSON *j)
-{
-	cc_http_json_body(resp, j, c->pretty);
-}
-
 static void on_kv_ready(void *ud, const char *err)
 {
 	struct kv_call *c = ud;
 	struct cc_server *s = c->a->server;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err) {
-		struct cc_http_req fake = { .method = c->method, .path = c->path };
-		log_request_error(&fake, err);
 		cc_http_error(&resp, 500, "%s", err);
-		cc_http_finish(c->p, &resp);
-		kv_call_free(c);
+		kv_finish(c, &resp);
 		return;
 	}
 	const struct kv *kv = cc_server_kv(s);
-	uint64_t index = kv_prefix_index(kv, c->key);
-	query_meta(s, &resp, index);
-	if (c->kind == GET_KEYS) {
+	query_meta(s, &resp, kv_prefix_index(kv, c->p.key));
+	if (c->p.keys) {
 		cJSON *arr = cJSON_CreateArray();
-		size_t n = kv_keys(kv, c->key, c->separator, add_key, arr);
-		if (n == 0 && c->key[0])
+		size_t n = kv_keys(kv, c->p.key, c->p.separator, add_key, arr);
+		if (n == 0 && c->p.key[0])
 			resp.status = 404;
 		else
-			json_body(c, &resp, arr);
+			cc_http_json_body(&resp, arr, c->p.pretty);
 		cJSON_Delete(arr);
-	} else if (c->kind == GET_RECURSE) {
+	} else if (c->p.recurse) {
 		cJSON *arr = cJSON_CreateArray();
-		if (kv_list(kv, c->key, add_entry, arr) == 0)
+		if (kv_list(kv, c->p.key, add_entry, arr) == 0)
 			resp.status = 404;
 		else
-			json_body(c, &resp, arr);
+			cc_http_json_body(&resp, arr, c->p.pretty);
 		cJSON_Delete(arr);
 	} else {
 		struct kv_entry e;
-		if (kv_get(kv, c->key, &e) != 0) {
+		if (kv_get(kv, c->p.key, &e) != 0) {
 			resp.status = 404;
-		} else if (c->raw) {
+		} else if (c->p.raw) {
 			resp.body = malloc(e.len ? e.len : 1);
 			if (resp.body) {
 				memcpy(resp.body, e.value, e.len);
@@ -179,12 +194,11 @@ static void on_kv_ready(void *ud, const char *err)
 		} else {
 			cJSON *arr = cJSON_CreateArray();
 			cJSON_AddItemToArray(arr, entry_json(&e));
-			json_body(c, &resp, arr);
+			cc_http_json_body(&resp, arr, c->p.pretty);
 			cJSON_Delete(arr);
 		}
 	}
-	cc_http_finish(c->p, &resp);
-	kv_call_free(c);
+	kv_finish(c, &resp);
 }
 
 static void on_kv_written(void *ud, const char *err, bool result, uint64_t index)
@@ -192,131 +206,142 @@ static void on_kv_written(void *ud, const char *err, bool result, uint64_t index
 	struct kv_call *c = ud;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err) {
-		struct cc_http_req fake = { .method = c->method, .path = c->path };
-		log_request_error(&fake, err);
 		cc_http_error(&resp, 500, "%s", err);
 	} else {
 		cJSON *b = cJSON_CreateBool(result);
-		json_body(c, &resp, b);
+		cc_http_json_body(&resp, b, c->p.pretty);
 		cJSON_Delete(b);
 	}
-	cc_http_finish(c->p, &resp);
-	kv_call_free(c);
+	kv_finish(c, &resp);
 }
 
-static int read_mode(const struct cc_http_req *req, enum cc_read_mode *mode,
-                     struct cc_http_resp *resp)
+int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct cc_http_resp *resp)
 {
-	bool stale = cc_http_query(req, "stale") || cc_http_query(req, "max_stale");
-	bool consistent = cc_http_query(req, "consistent") != NULL;
-	if (stale && consistent) {
-		cc_http_error(resp, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+	memset(p, 0, sizeof(*p));
+	snprintf(p->method, sizeof(p->method), "%s", req->method);
+	if (read_mode(req, &p->mode, resp))
+		return -1;
+	p->keys = cc_http_query(req, "keys") != NULL;
+	p->recurse = flag(req, "recurse");
+	p->raw = cc_http_query(req, "raw") != NULL;
+	p->pretty = cc_http_query(req, "pretty") != NULL;
+	const char *cas = cc_http_query(req, "cas"), *flags = cc_http_query(req, "flags");
+	const char *sep = cc_http_query(req, "separator");
+	if (cc_http_query(req, "acquire") || cc_http_query(req, "release")) {
+		cc_http_error(resp, 400, "sessions are not supported by this agent (acquire/release)");
 		return -1;
 	}
-	*mode = stale ? CC_READ_STALE : consistent ? CC_READ_CONSISTENT : CC_READ_DEFAULT;
+	if (cas && parse_u64(cas, &p->cas)) {
+		cc_http_error(resp, 400, "Invalid cas index: %s", cas);
+		return -1;
+	}
+	if (flags && parse_u64(flags, &p->flags)) {
+		cc_http_error(resp, 400, "Invalid flags: %s", flags);
+		return -1;
+	}
+	p->has_cas = cas != NULL;
+	p->key = strdup(req->suffix);
+	p->separator = strdup(sep ? sep : "");
+	p->body = malloc(req->body_len ? req->body_len : 1);
+	if (!p->key || !p->separator || !p->body) {
+		kv_params_free(p);
+		cc_http_error(resp, 500, "out of memory");
+		return -1;
+	}
+	memcpy(p->body, req->body, req->body_len);
+	p->body_len = req->body_len;
+	return kv_params_check(p, resp);
+}
+
+int kv_params_check(const struct kv_params *p, struct cc_http_resp *resp)
+{
+	bool get = strcmp(p->method, "GET") == 0, del = strcmp(p->method, "DELETE") == 0;
+	if (!get && !del && strcmp(p->method, "PUT") != 0) {
+		cc_http_error(resp, 405, "method %s not allowed", p->method);
+		return -1;
+	}
+	if (!p->key[0] && !(get && (p->keys || p->recurse)) && !(del && p->recurse)) {
+		cc_http_error(resp, 400, "Missing key name");
+		return -1;
+	}
+	if (del && p->recurse && p->has_cas) {
+		cc_http_error(resp, 400, "Conflicting flags: cas=%llu&recurse",
+		              (unsigned long long)p->cas);
+		return -1;
+	}
+	struct kv_cmd cmd;
+	kv_params_cmd(p, &cmd);
+	if (!get && (strlen(p->key) > KV_KEY_MAX || kv_cmd_encode(&cmd, NULL, 0) == 0)) {
+		cc_http_error(resp, 400, "Invalid key: %.64s", p->key);
+		return -1;
+	}
 	return 0;
 }
 
-static struct kv_call *kv_call_new(struct cc_agent *a, const struct cc_http_req *req)
+void kv_params_cmd(const struct kv_params *p, struct kv_cmd *cmd)
+{
+	bool del = strcmp(p->method, "DELETE") == 0;
+	*cmd = (struct kv_cmd){ .key = p->key, .key_len = strlen(p->key), .cas = p->cas,
+		                .flags = p->flags };
+	if (del) {
+		cmd->op = p->recurse ? KV_OP_DELETE_TREE : p->has_cas ? KV_OP_DELETE_CAS : KV_OP_DELETE;
+	} else {
+		cmd->op = p->has_cas ? KV_OP_CAS : KV_OP_SET;
+		cmd->value = p->body;
+		cmd->value_len = p->body_len;
+	}
+}
+
+void kv_params_free(struct kv_params *p)
+{
+	free(p->key);
+	free(p->separator);
+	free(p->body);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Runs a checked request on this server; takes p over. The answer goes to
+ * pending (HTTP) or call (a client agent's forward). */
+void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending,
+                  struct tr_call *call, const char *path)
 {
 	struct kv_call *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->a = a;
-	c->key = strdup(req->suffix);
-	c->pretty = cc_http_query(req, "pretty") != NULL;
-	snprintf(c->method, sizeof(c->method), "%s", req->method);
-	snprintf(c->path, sizeof(c->path), "%s", req->path);
-	if (!c->key) {
-		free(c);
-		return NULL;
-	}
-	return c;
-}
-
-static void kv_get_req(struct cc_agent *a, const struct cc_http_req *req,
-                       struct cc_http_resp *resp)
-{
-	enum cc_read_mode mode;
-	if (read_mode(req, &mode, resp))
-		return;
-	bool keys = cc_http_query(req, "keys") != NULL, recurse = flag(req, "recurse");
-	if (!keys && !recurse && !req->suffix[0]) {
-		cc_http_error(resp, 400, "Missing key name");
-		return;
-	}
-	struct kv_call *c = kv_call_new(a, req);
-	const char *sep = cc_http_query(req, "separator");
-	if (!c || !(c->separator = strdup(sep ? sep : ""))) {
-		if (c)
-			kv_call_free(c);
-		cc_http_error(resp, 500, "out of memory");
-		return;
-	}
-	c->kind = keys ? GET_KEYS : recurse ? GET_RECURSE : GET_ONE;
-	c->raw = cc_http_query(req, "raw") != NULL;
-	c->p = cc_http_defer(req);
-	cc_server_read_barrier(a->server, mode, on_kv_ready, c);
-}
-
-static void kv_write_req(struct cc_agent *a, const struct cc_http_req *req,
-                         struct cc_http_resp *resp)
-{
-	bool del = strcmp(req->method, "DELETE") == 0;
-	const char *cas = cc_http_query(req, "cas"), *flags = cc_http_query(req, "flags");
-	bool recurse = flag(req, "recurse");
-	if (cc_http_query(req, "acquire") || cc_http_query(req, "release")) {
-		cc_http_error(resp, 400, "sessions are not supported by this agent (acquire/release)");
-		return;
-	}
-	if (!req->suffix[0] && !(del && recurse)) {
-		cc_http_error(resp, 400, "Missing key name");
-		return;
-	}
-	if (del && recurse && cas) {
-		cc_http_error(resp, 400, "Conflicting flags: cas=%s&recurse", cas);
-		return;
-	}
-	struct kv_cmd cmd = { .key = req->suffix, .key_len = strlen(req->suffix) };
-	if (cas && parse_u64(cas, &cmd.cas)) {
-		cc_http_error(resp, 400, "Invalid cas index: %s", cas);
-		return;
-	}
-	if (flags && parse_u64(flags, &cmd.flags)) {
-		cc_http_error(resp, 400, "Invalid flags: %s", flags);
-		return;
-	}
-	if (del) {
-		cmd.op = recurse ? KV_OP_DELETE_TREE : cas ? KV_OP_DELETE_CAS : KV_OP_DELETE;
-	} else {
-		cmd.op = cas ? KV_OP_CAS : KV_OP_SET;
-		cmd.value = (const uint8_t *)req->body;
-		cmd.value_len = req->body_len;
-	}
-	if (cmd.key_len > KV_KEY_MAX || kv_cmd_encode(&cmd, NULL, 0) == 0) {
-		cc_http_error(resp, 400, "Invalid key: %.64s", req->suffix);
-		return;
-	}
-	struct kv_call *c = kv_call_new(a, req);
 	if (!c) {
-		cc_http_error(resp, 500, "out of memory");
+		struct cc_http_resp resp = { .status = 200 };
+		cc_http_error(&resp, 500, "out of memory");
+		if (pending)
+			cc_http_finish(pending, &resp);
+		else
+			agent_forward_reply(call, &resp);
+		kv_params_free(p);
 		return;
 	}
-	c->p = cc_http_defer(req);
-	cc_server_kv_write(a->server, &cmd, on_kv_written, c);
+	c->a = a;
+	c->p = *p;
+	memset(p, 0, sizeof(*p));
+	c->pending = pending;
+	c->call = call;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	if (strcmp(c->p.method, "GET") == 0) {
+		cc_server_read_barrier(a->server, c->p.mode, on_kv_ready, c);
+	} else {
+		struct kv_cmd cmd;
+		kv_params_cmd(&c->p, &cmd);
+		cc_server_kv_write(a->server, &cmd, on_kv_written, c);
+	}
 }
 
 void agent_h_kv(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
 {
 	struct cc_agent *a = ud;
-	if (!a->server) {
-		cc_http_error(resp, 500, NOT_SERVER);
+	struct kv_params p;
+	if (kv_params_parse(req, &p, resp))
 		return;
-	}
-	if (strcmp(req->method, "GET") == 0)
-		kv_get_req(a, req, resp);
+	struct cc_http_pending *pending = cc_http_defer(req);
+	if (a->server)
+		agent_kv_run(a, &p, pending, NULL, req->path);
 	else
-		kv_write_req(a, req, resp);
+		agent_forward_kv(a, &p, pending);
 }
 
 /* ---- operator ---- */
@@ -353,8 +378,7 @@ static void on_conf_ready(void *ud, const char *err)
 			cJSON_AddItemToArray(arr, o);
 		}
 		cJSON_AddNumberToObject(root, "Index", (double)cc_server_configuration_index(s));
-		struct kv_call fake = { .pretty = c->pretty };
-		json_body(&fake, &resp, root);
+		cc_http_json_body(&resp, root, c->pretty);
 		cJSON_Delete(root);
 	}
 	cc_http_finish(c->p, &resp);

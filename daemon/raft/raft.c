@@ -898,9 +898,20 @@ void raft_peer_lost(struct raft *r, uint64_t now, const char *id)
 		return;
 	raft_logf(r, 2, "leader connection closed by its host, campaigning early", "leader",
 	          r->leader_addr, NULL);
+	/* Every follower sees the close at about the same time. To keep their
+	 * elections from splitting the vote, they take turns by ID: the first
+	 * voter (leaving out the lost leader) goes at once, the next one a
+	 * jitter later, and so on, each with a little randomness. */
+	unsigned rank = 0;
+	for (unsigned i = 0; i < r->conf.n; i++) {
+		const struct raft_server *x = &r->conf.s[i];
+		if (x->voter && strcmp(x->id, id) != 0 && strcmp(x->id, r->opt.id) < 0)
+			rank++;
+	}
+	uint64_t j = r->opt.failover_jitter_ms;
 	r->leader_id[0] = r->leader_addr[0] = 0;
 	r->last_leader_contact = NEVER;
-	r->election_deadline = now + raft_rand(r, r->opt.failover_jitter_ms);
+	r->election_deadline = now + rank * j + raft_rand(r, j / 4 + 1);
 	flush_state(r);
 }
 

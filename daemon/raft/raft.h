@@ -198,7 +198,9 @@ struct raft_options {
 	 * leader down when a majority has not answered within election_timeout. */
 	uint32_t election_timeout_ms;     /* default 300 */
 	uint32_t heartbeat_interval_ms;   /* default 50 */
-	uint32_t failover_jitter_ms;      /* raft_peer_lost: campaign within [0, this); default 40 */
+	uint32_t failover_jitter_ms;      /* raft_peer_lost: followers campaign in ID order,
+	                                     this far apart (+ up to a quarter of it at
+	                                     random); default 40 */
 	uint32_t max_append_entries;      /* per AppendEntries, default 64 */
 	uint32_t max_inflight;            /* pipelined AppendEntries per peer, default 8 */
 	uint64_t trailing_logs;           /* kept after a snapshot, default 10240 */
@@ -269,7 +271,8 @@ void raft_read_index(struct raft *r, uint64_t now_ms, uint64_t req);
 
 /* The transport saw the connection with this server closed by the peer's
  * kernel (its process is gone). If it is our leader, forget it and campaign
- * (pre-vote first) within failover_jitter_ms. */
+ * (pre-vote first) after rank x failover_jitter_ms, rank being this server's
+ * place in ID order among the other voters. */
 void raft_peer_lost(struct raft *r, uint64_t now_ms, const char *id);
 
 /* The caller stored a snapshot of the state machine at index (<= the last

@@ -339,6 +339,10 @@ void server_on_rpc(void *ud, struct tr_call *call, const char *method, const uin
 		transport_rpc_reply(call, NULL, buf, n <= sizeof(buf) ? n : 0);
 		return;
 	}
+	if (strcmp(method, "KVS.Forward") == 0 && s->forward) {
+		s->forward(s->forward_ud, call, body, len);
+		return;
+	}
 	bool write = strcmp(method, "KVS.Apply") == 0;
 	bool remove = strcmp(method, "Raft.RemovePeer") == 0;
 	bool read = strcmp(method, "KVS.ReadIndex") == 0;
@@ -688,7 +692,7 @@ int cc_server_start(struct cc_server **out, uv_loop_t *loop, const struct cc_con
 	s->election_ms = 100u * (unsigned)m;
 	struct raft_options opt = { .election_timeout_ms = (uint32_t)s->election_ms,
 		                    .heartbeat_interval_ms = (uint32_t)s->election_ms / 5,
-		                    .trailing_logs = TRAILING_LOGS,
+		                    .trailing_logs = TRAILING_LOGS, .failover_jitter_ms = 20,
 		                    .seed = uv_hrtime() ^ (uint64_t)(uintptr_t)s };
 	snprintf(opt.id, sizeof(opt.id), "%s", node_id);
 	snprintf(opt.addr, sizeof(opt.addr), "%s", s->addr);
@@ -801,6 +805,15 @@ void cc_server_stats(const struct cc_server *s, uint64_t *term, uint64_t *commit
 	*applied = raft_applied_index(s->raft);
 	*last_index = raft_last_index(s->raft);
 	*state = raft_role_name(raft_role(s->raft));
+}
+
+void cc_server_set_forward(struct cc_server *s,
+                           void (*fn)(void *ud, struct tr_call *call, const uint8_t *body,
+                                      size_t len),
+                           void *ud)
+{
+	s->forward = fn;
+	s->forward_ud = ud;
 }
 
 const struct kv *cc_server_kv(const struct cc_server *s)

@@ -7,8 +7,9 @@
  *
  * Timing: the election timeout is 100 ms x performance.raft_multiplier
  * (Consul: 1000 ms x; default multiplier 5, so 500 ms, randomized in
- * [T, 2T)), heartbeats every T/5, check-quorum every T; a follower that sees
- * the leader's connection closed by its host campaigns within 40 ms.
+ * [T, 2T)), heartbeats every T/5, check-quorum every T. When the leader's
+ * connection is closed by its host, the followers campaign at once, in ID
+ * order 20 ms apart (so their votes do not split).
  *
  * Logs under agent.server and agent.server.raft in Consul's words.
  */
@@ -50,6 +51,17 @@ void cc_server_leave(struct cc_server *s, void (*done)(void *ud), void *ud);
  * timeout; done runs once that happened or after two election timeouts, at
  * once when there is nothing to hand over. */
 void cc_server_handoff(struct cc_server *s, void (*done)(void *ud), void *ud);
+
+/* Server RPC KVS.Forward: a client agent's KV request, run by the agent
+ * (agent_forward.c), answered with transport_rpc_reply. */
+struct tr_call;
+void cc_server_set_forward(struct cc_server *s,
+                           void (*fn)(void *ud, struct tr_call *call, const uint8_t *body,
+                                      size_t len),
+                           void *ud);
+/* For a LAN member that is a Consul server of datacenter dc: its server RPC
+ * address ("ip:port") into addr. */
+bool cc_server_rpc_addr(const struct swim_member_info *m, const char *dc, char *addr, size_t cap);
 
 /* ---- status ---- */
 /* The leader's "ip:port", "" when none is known. */

@@ -51,6 +51,15 @@ bool cluster_parse_member(const struct swim_member_info *m, struct srv_member *o
 	return true;
 }
 
+bool cc_server_rpc_addr(const struct swim_member_info *m, const char *dc, char *addr, size_t cap)
+{
+	struct srv_member sm;
+	if (!cluster_parse_member(m, &sm) || strcmp(sm.dc, dc) != 0)
+		return false;
+	snprintf(addr, cap, "%s", sm.addr);
+	return true;
+}
+
 struct scan_ctx {
 	struct cc_server *s;
 };

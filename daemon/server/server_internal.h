@@ -89,6 +89,9 @@ struct cc_server {
 	void *leave_ud;
 	uint64_t leave_deadline;
 	bool leaving, leave_requested, leave_removed;
+	/* KVS.Forward from client agents */
+	void (*forward)(void *ud, struct tr_call *call, const uint8_t *body, size_t len);
+	void *forward_ud;
 	/* hand-off before a shutdown */
 	void (*handoff_done)(void *ud);
 	void *handoff_ud;

@@ -56,6 +56,7 @@ struct transport {
 	uv_loop_t *loop;
 	struct transport_handlers h;
 	uv_tcp_t listener;
+	bool listening;
 	uv_timer_t rpc_timer;
 	int open_handles;
 	bool stopping;
@@ -571,19 +572,25 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *bind_ip
 		return -ENOMEM;
 	t->loop = loop;
 	t->h = *h;
+	uv_timer_init(loop, &t->rpc_timer);
+	t->rpc_timer.data = t;
+	t->open_handles++;
+	t->listening = bind_ip != NULL;
+	if (!t->listening) {
+		*out = t;
+		return 0;
+	}
 	struct sockaddr_in sin;
 	int rc = uv_ip4_addr(bind_ip, port, &sin);
 	if (rc == 0)
 		rc = uv_tcp_init(loop, &t->listener);
 	if (rc) {
 		snprintf(err, errlen, "listen tcp %s:%u: %s", bind_ip, port, uv_strerror(rc));
-		free(t);
+		t->listening = false;
+		transport_stop(t);
 		return rc;
 	}
 	t->listener.data = t;
-	t->open_handles++;
-	uv_timer_init(loop, &t->rpc_timer);
-	t->rpc_timer.data = t;
 	t->open_handles++;
 	rc = uv_tcp_bind(&t->listener, (struct sockaddr *)&sin, 0);
 	if (rc == 0)
@@ -605,6 +612,7 @@ void transport_stop(struct transport *t)
 	fail_rpcs_of(t, 0, "rpc error: shutting down");
 	while (t->conns)
 		conn_close(t->conns, false);
-	uv_close((uv_handle_t *)&t->listener, on_handle_closed);
+	if (t->listening)
+		uv_close((uv_handle_t *)&t->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&t->rpc_timer, on_handle_closed);
 }

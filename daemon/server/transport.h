@@ -43,7 +43,8 @@ struct transport_handlers {
 	const char *log_module;  /* "agent.server.raft" */
 };
 
-/* Listens on bind_ip:port. Returns 0, or a negative errno with err set. */
+/* Listens on bind_ip:port (bind_ip NULL: no listener, for a client agent that
+ * only makes RPC calls). Returns 0, or a negative errno with err set. */
 int transport_start(struct transport **out, uv_loop_t *loop, const char *bind_ip, uint16_t port,
                     const struct transport_handlers *h, char *err, size_t errlen);
 

@@ -3,8 +3,10 @@
 # two servers elect a leader by themselves, lose it when either dies (correct
 # for two) and get it back on restart with their KV data; three servers fail
 # over on SIGKILL, survive stop/stop/start/start (Consul #7486), a rolling
-# restart and a full restart with their data, and take back a server whose
-# data_dir was wiped. Mismatched bootstrap_expect values never bootstrap.
+# restart and a full restart with their data, take back a server whose
+# data_dir was wiped, and lose no acknowledged write over 50 SIGKILLs; five
+# servers fail over and client agents forward KV requests to them.
+# Mismatched bootstrap_expect values never bootstrap.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -166,6 +168,25 @@ print("lost:", lost[:10], file=sys.stderr) if lost else None
 sys.exit(1 if lost else 0)
 PY
 "$HARNESS" down "$T3" >/dev/null 2>&1 || fail "down of dc1-3"
+
+# ---- five servers and two client agents ----
+T5="${TOPO}f"; TOPOS+=("$T5")
+sed -e "s/^name: dc1-5/name: $T5/" "$ROOT/topologies/dc1-5.yaml" >"$TMP/dc1-5.yaml"
+N5=(node1 node2 node3 node4 node5)
+"$HARNESS" up "$TMP/dc1-5.yaml" >"$TMP/up5.out" 2>&1 || { fail "up of dc1-5"; cat "$TMP/up5.out" >&2; }
+L=$(agreed_leader "$T5" "${N5[@]}") && ok "5 servers: one leader ($L)" || fail "5 servers: no agreed leader"
+[ "$(api "$T5" client1 PUT /v1/kv/from/client1 c1)" = true ] && ok "a client agent forwards a KV write to a server" || fail "client KV write"
+[ "$(api "$T5" node4 GET '/v1/kv/from/client1?raw')" = c1 ] && ok "the write is on the servers" || fail "client write not on servers"
+[ "$(api "$T5" client2 GET '/v1/kv/from/client1?raw')" = c1 ] && ok "another client reads it through a server" || fail "client KV read"
+code=$("$HARNESS" -t "$T5" exec client2 -- sh -c 'curl -s -o /dev/null -w "%{http_code}" "$CONCLAVE_HTTP_ADDR/v1/kv/from/none"')
+[ "$code" = 404 ] && ok "a missing key is 404 through a client too" || fail "client 404 gave $code"
+LN=$(node_at "$T5" "$L")
+"$HARNESS" -t "$T5" kill "$LN" >/dev/null; t0=$(date +%s%N)
+rest5=(); for n in "${N5[@]}"; do [ "$n" != "$LN" ] && rest5+=("$n"); done
+new_leader5() { l=$(agreed_leader "$T5" "${rest5[@]}") && [ "$l" != "$L" ]; }
+wait_for 15 new_leader5 && ok "5 servers: leader SIGKILLed -> new leader known by all four after $(ms_since $t0) ms" || fail "5 servers: no new leader"
+[ "$(api "$T5" client1 PUT /v1/kv/from/client1b yes)" = true ] && ok "clients keep writing after the failover" || fail "client write after failover"
+"$HARNESS" down "$T5" >/dev/null 2>&1 || fail "down of dc1-5"
 
 # ---- bootstrap_expect mismatch ----
 TM="${TOPO}m"; TOPOS+=("$TM")

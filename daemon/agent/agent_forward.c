@@ -1,0 +1,339 @@
+/* Client agents have no Raft: they forward KV requests to a server of their
+ * datacenter over server RPC (method KVS.Forward), as Consul clients forward
+ * their RPCs. The server runs the request as if it had come over its own HTTP
+ * API and sends the answer (status, content type, query meta headers, body)
+ * back; the client relays it. Both byte layouts are bounds-checked: a server
+ * refuses a malformed request, a client reports a malformed answer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "log/log.h"
+
+#define FORWARD_VERSION 1
+#define FORWARD_TIMEOUT_MS 10000   /* the server holds up to 7 s for a leader */
+#define NO_SERVERS "No known Consul servers"
+
+/* ---- bytes ---- */
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct wbuf *w, const void *src, size_t n)
+{
+	if (w->oom)
+		return;
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 256;
+		while (cap < w->len + n)
+			cap *= 2;
+		uint8_t *x = realloc(w->p, cap);
+		if (!x) {
+			w->oom = true;
+			return;
+		}
+		w->p = x;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, src, n);
+	w->len += n;
+}
+
+static void put_u64(struct wbuf *w, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+	put(w, b, 8);
+}
+
+static void put_bytes(struct wbuf *w, const void *s, size_t n)
+{
+	put_u64(w, n);
+	put(w, s, n);
+}
+
+struct rbuf {
+	const uint8_t *p;
+	size_t len, off;
+	bool bad;
+};
+
+static uint64_t get_u64(struct rbuf *r)
+{
+	if (r->bad || r->len - r->off < 8) {
+		r->bad = true;
+		return 0;
+	}
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | r->p[r->off + i];
+	r->off += 8;
+	return v;
+}
+
+/* A length-prefixed field; *n gets its length (at most max). */
+static const uint8_t *get_bytes(struct rbuf *r, size_t max, size_t *n)
+{
+	uint64_t l = get_u64(r);
+	if (r->bad || l > max || l > r->len - r->off) {
+		r->bad = true;
+		return NULL;
+	}
+	const uint8_t *p = r->p + r->off;
+	r->off += l;
+	*n = (size_t)l;
+	return p;
+}
+
+static char *get_str(struct rbuf *r, size_t max)
+{
+	size_t n;
+	const uint8_t *p = get_bytes(r, max, &n);
+	if (!p || memchr(p, 0, n)) {
+		r->bad = true;
+		return NULL;
+	}
+	char *s = malloc(n + 1);
+	if (!s) {
+		r->bad = true;
+		return NULL;
+	}
+	memcpy(s, p, n);
+	s[n] = 0;
+	return s;
+}
+
+enum { F_RECURSE = 1, F_KEYS = 2, F_RAW = 4, F_PRETTY = 8, F_CAS = 16 };
+
+static int encode_params(const struct kv_params *p, struct wbuf *w)
+{
+	uint8_t v = FORWARD_VERSION;
+	put(w, &v, 1);
+	put_bytes(w, p->method, strlen(p->method));
+	put_u64(w, (p->recurse ? F_RECURSE : 0) | (p->keys ? F_KEYS : 0) | (p->raw ? F_RAW : 0) |
+	               (p->pretty ? F_PRETTY : 0) | (p->has_cas ? F_CAS : 0));
+	put_u64(w, (uint64_t)p->mode);
+	put_u64(w, p->cas);
+	put_u64(w, p->flags);
+	put_bytes(w, p->key, strlen(p->key));
+	put_bytes(w, p->separator, strlen(p->separator));
+	put_bytes(w, p->body, p->body_len);
+	return w->oom ? -ENOMEM : 0;
+}
+
+static int decode_params(const uint8_t *b, size_t len, struct kv_params *p)
+{
+	struct rbuf r = { .p = b, .len = len, .off = 1 };
+	memset(p, 0, sizeof(*p));
+	if (len < 1 || b[0] != FORWARD_VERSION)
+		return -EINVAL;
+	char *m = get_str(&r, sizeof(p->method) - 1);
+	if (m)
+		snprintf(p->method, sizeof(p->method), "%s", m);
+	free(m);
+	uint64_t f = get_u64(&r), mode = get_u64(&r);
+	p->cas = get_u64(&r);
+	p->flags = get_u64(&r);
+	p->key = get_str(&r, KV_KEY_MAX);
+	p->separator = get_str(&r, KV_KEY_MAX);
+	size_t n = 0;
+	const uint8_t *body = get_bytes(&r, KV_VALUE_MAX, &n);
+	p->body = body ? malloc(n ? n : 1) : NULL;
+	if (r.bad || !p->body || r.off != len || mode > CC_READ_STALE) {
+		kv_params_free(p);
+		return -EINVAL;
+	}
+	memcpy(p->body, body, n);
+	p->body_len = n;
+	p->recurse = f & F_RECURSE;
+	p->keys = f & F_KEYS;
+	p->raw = f & F_RAW;
+	p->pretty = f & F_PRETTY;
+	p->has_cas = f & F_CAS;
+	p->mode = (enum cc_read_mode)mode;
+	return 0;
+}
+
+/* status, content type, headers, body */
+static int encode_resp(const struct cc_http_resp *resp, struct wbuf *w)
+{
+	uint8_t v = FORWARD_VERSION;
+	put(w, &v, 1);
+	put_u64(w, (uint64_t)resp->status);
+	const char *ct = resp->content_type ? resp->content_type : "";
+	put_bytes(w, ct, strlen(ct));
+	put_u64(w, resp->nheaders);
+	for (unsigned i = 0; i < resp->nheaders; i++) {
+		put_bytes(w, resp->headers[i][0], strlen(resp->headers[i][0]));
+		put_bytes(w, resp->headers[i][1], strlen(resp->headers[i][1]));
+	}
+	put_bytes(w, resp->body, resp->body_len);
+	return w->oom ? -ENOMEM : 0;
+}
+
+/* The content types a forwarded answer may carry (the response keeps a
+ * pointer to a static string). */
+static const char *known_type(const char *t)
+{
+	static const char *const types[] = { "application/json", "text/plain; charset=utf-8" };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(t, types[i]) == 0)
+			return types[i];
+	return NULL;
+}
+
+static int decode_resp(const uint8_t *b, size_t len, struct cc_http_resp *resp)
+{
+	struct rbuf r = { .p = b, .len = len, .off = 1 };
+	if (len < 1 || b[0] != FORWARD_VERSION)
+		return -EINVAL;
+	uint64_t status = get_u64(&r);
+	char *ct = get_str(&r, 64);
+	uint64_t nh = get_u64(&r);
+	if (r.bad || status < 100 || status > 599 || nh > 4) {
+		free(ct);
+		return -EINVAL;
+	}
+	resp->status = (int)status;
+	resp->content_type = ct[0] ? known_type(ct) : NULL;
+	free(ct);
+	for (uint64_t i = 0; i < nh; i++) {
+		char *k = get_str(&r, 63), *v = get_str(&r, 63);
+		if (k && v)
+			cc_http_header(resp, k, v);
+		free(k);
+		free(v);
+	}
+	size_t n = 0;
+	const uint8_t *body = get_bytes(&r, CC_HTTP_MAX_BODY * 4, &n);
+	if (r.bad || r.off != len)
+		return -EINVAL;
+	if (n) {
+		resp->body = malloc(n);
+		if (!resp->body)
+			return -ENOMEM;
+		memcpy(resp->body, body, n);
+		resp->body_len = n;
+	}
+	return 0;
+}
+
+/* ---- server side ---- */
+
+void agent_forward_reply(struct tr_call *call, struct cc_http_resp *resp)
+{
+	struct wbuf w = { 0 };
+	if (encode_resp(resp, &w) == 0)
+		transport_rpc_reply(call, NULL, w.p, w.len);
+	else
+		transport_rpc_reply(call, "out of memory", NULL, 0);
+	free(w.p);
+	free(resp->body);
+	resp->body = NULL;
+}
+
+static void on_forwarded_request(void *ud, struct tr_call *call, const uint8_t *body, size_t len)
+{
+	struct cc_agent *a = ud;
+	struct kv_params p;
+	if (decode_params(body, len, &p)) {
+		transport_rpc_reply(call, "rpc error: malformed KVS.Forward request", NULL, 0);
+		return;
+	}
+	struct cc_http_resp resp = { .status = 200 };
+	if (kv_params_check(&p, &resp)) {
+		kv_params_free(&p);
+		agent_forward_reply(call, &resp);
+		return;
+	}
+	agent_kv_run(a, &p, NULL, call, "/v1/kv/ (forwarded)");
+}
+
+/* ---- client side ---- */
+
+struct pick_ctx {
+	const struct cc_agent *a;
+	char addrs[16][RAFT_ADDR_MAX];
+	size_t n;
+};
+
+static void pick_server(void *ud, const struct swim_member_info *m)
+{
+	struct pick_ctx *c = ud;
+	if (c->n < 16 && m->status == SWIM_ALIVE &&
+	    cc_server_rpc_addr(m, c->a->cfg->datacenter, c->addrs[c->n], RAFT_ADDR_MAX))
+		c->n++;
+}
+
+struct fwd {
+	struct cc_http_pending *pending;
+};
+
+static void on_forward_answer(void *ud, const char *err, const uint8_t *body, size_t len)
+{
+	struct fwd *f = ud;
+	struct cc_http_resp resp = { .status = 200 };
+	if (err) {
+		cc_http_error(&resp, 500, "rpc error making call: %s", err);
+		CC_ERROR("agent.http", "Request error", "error", err);
+	} else if (decode_resp(body, len, &resp)) {
+		free(resp.body);
+		memset(&resp, 0, sizeof(resp));
+		cc_http_error(&resp, 500, "rpc error making call: malformed answer from the server");
+	}
+	cc_http_finish(f->pending, &resp);
+	free(f);
+}
+
+void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending)
+{
+	struct cc_http_resp resp = { .status = 200 };
+	struct pick_ctx pc = { .a = a };
+	if (a->lan)
+		gossip_members(a->lan, pick_server, &pc);
+	struct wbuf w = { 0 };
+	struct fwd *f = NULL;
+	if (!a->rpc || pc.n == 0) {
+		cc_http_error(&resp, 500, NO_SERVERS);
+	} else if (encode_params(p, &w) || !(f = calloc(1, sizeof(*f)))) {
+		cc_http_error(&resp, 500, "out of memory");
+	} else {
+		/* spread requests over the servers */
+		const char *addr = pc.addrs[a->next_server++ % pc.n];
+		f->pending = pending;
+		if (transport_rpc(a->rpc, addr, "KVS.Forward", w.p, w.len, FORWARD_TIMEOUT_MS,
+		                  on_forward_answer, f) == 0) {
+			free(w.p);
+			kv_params_free(p);
+			return;
+		}
+		free(f);
+		cc_http_error(&resp, 500, "rpc error making call: connect to %s failed", addr);
+	}
+	free(w.p);
+	kv_params_free(p);
+	cc_http_finish(pending, &resp);
+}
+
+int agent_forward_start(struct cc_agent *a, char *err, size_t errlen)
+{
+	if (a->server) {
+		cc_server_set_forward(a->server, on_forwarded_request, a);
+		return 0;
+	}
+	struct transport_handlers h = { .log_module = "agent.client.rpc" };
+	return transport_start(&a->rpc, &a->loop, NULL, 0, &h, err, errlen);
+}
+
+void agent_forward_stop(struct cc_agent *a)
+{
+	if (a->rpc)
+		transport_stop(a->rpc);
+	a->rpc = NULL;
+}
