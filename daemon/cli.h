@@ -2,11 +2,69 @@
 #ifndef CC_CLI_H
 #define CC_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
 int cc_cli_validate(int argc, char **argv);
 /* Clients of the agent's HTTP API (-http-addr, CONCLAVE_HTTP_ADDR, CONSUL_HTTP_ADDR). */
 int cc_cli_members(int argc, char **argv);
 int cc_cli_join(int argc, char **argv);
 int cc_cli_leave(int argc, char **argv);
 int cc_cli_force_leave(int argc, char **argv);
+int cc_cli_kv(int argc, char **argv);       /* kv get|put|delete */
+int cc_cli_operator(int argc, char **argv); /* operator raft list-peers|remove-peer */
+int cc_cli_info(int argc, char **argv);
+
+/* ---- cli_http.c: what the HTTP-API commands share ---- */
+
+struct cc_cli_body {
+	char *p; /* NUL-terminated, may hold NULs before n; NULL when empty */
+	size_t n;
+};
+
+/* The agent's base URL: flag, else CONCLAVE_HTTP_ADDR, else CONSUL_HTTP_ADDR,
+ * else 127.0.0.1:8500; "http://" is added when no scheme is given. */
+const char *cc_cli_http_addr(const char *flag, char *buf, size_t cap);
+
+/* Removes -http-addr[=]ADDR from anywhere in argv (members, join, ...). */
+const char *cc_cli_take_http_addr(int *argc, char **argv);
+
+/* One request with an optional body (data may hold NULs). Returns the HTTP
+ * status, or -1 with err in Go's wording ("Get http://...: ..."). The caller
+ * frees out->p. */
+int cc_cli_call(const char *method, const char *base, const char *path, const void *data,
+                size_t len, struct cc_cli_body *out, char *err, size_t errlen);
+
+/* The error of a failed call as Consul's API client words it: the transport
+ * error, or "Unexpected response code: 500 (No cluster leader)". */
+const char *cc_cli_error(int status, const struct cc_cli_body *b, const char *err, char *buf,
+                         size_t cap);
+
+/* Percent-encodes s for a URL path (keep_slash) or a query value; the
+ * caller frees the result (NULL when out of memory). */
+char *cc_cli_escape(const char *s, bool keep_slash);
+
+/* Prints a table like Consul's columnize: columns padded to their widest
+ * cell and glued with two spaces, the last column unpadded. cell holds
+ * nrows x ncols strings, row by row. */
+void cc_cli_columns(FILE *f, const char *const *cell, size_t nrows, size_t ncols);
+
+/* Flags parsed like Go's flag package: -name, --name, -name=value, -name
+ * value (not for bools); parsing stops at the first non-flag argument, at "-"
+ * and after "--". */
+enum cc_cli_flag_type { CC_CLI_BOOL, CC_CLI_STR, CC_CLI_U64 };
+struct cc_cli_flag {
+	const char *name;
+	enum cc_cli_flag_type type;
+	void *dst; /* bool *, const char ** or uint64_t * */
+};
+
+/* Returns the number of arguments consumed (the rest are positional); -2
+ * after printing usage on stdout for -h/-help anywhere before "--"; -1 after
+ * printing the error and usage on stderr. */
+int cc_cli_parse(int argc, char **argv, const struct cc_cli_flag *flags, size_t nflags,
+                 const char *usage);
 
 #endif

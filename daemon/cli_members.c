@@ -7,101 +7,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "cli.h"
-
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct body *b = ud;
-	size_t len = size * nmemb;
-	char *n = realloc(b->p, b->n + len + 1);
-	if (!n)
-		return 0;
-	b->p = n;
-	memcpy(b->p + b->n, ptr, len);
-	b->n += len;
-	b->p[b->n] = '\0';
-	return len;
-}
-
-/* The agent's address: -http-addr, else CONCLAVE_HTTP_ADDR, else
- * CONSUL_HTTP_ADDR, else 127.0.0.1:8500. */
-static const char *http_addr(const char *flag, char *buf, size_t cap)
-{
-	const char *a = flag;
-	if (!a || !a[0])
-		a = getenv("CONCLAVE_HTTP_ADDR");
-	if (!a || !a[0])
-		a = getenv("CONSUL_HTTP_ADDR");
-	if (!a || !a[0])
-		a = "127.0.0.1:8500";
-	snprintf(buf, cap, "%s%s", strstr(a, "://") ? "" : "http://", a);
-	size_t n = strlen(buf);
-	while (n && buf[n - 1] == '/')
-		buf[--n] = '\0';
-	return buf;
-}
-
-/* One request. Returns the HTTP status, or -1 with err set (Go's wording:
- * "Get http://...: dial tcp ...: connect: connection refused"). */
-static int call(const char *method, const char *base, const char *path, struct body *out,
-                char *err, size_t errlen)
-{
-	char url[1024];
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	CURL *c = curl_easy_init();
-	if (!c) {
-		snprintf(err, errlen, "cannot initialise libcurl");
-		return -1;
-	}
-	char cerr[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (strcmp(method, "PUT") == 0) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	CURLcode rc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		const char *m = strlen(method) == 3 && strcmp(method, "GET") == 0 ? "Get" : "Put";
-		snprintf(err, errlen, "%s %s: %s", m, url, cerr[0] ? cerr : curl_easy_strerror(rc));
-		return -1;
-	}
-	return (int)status;
-}
-
-/* Common flags: -http-addr=ADDR. Others are left in argv for the caller. */
-static const char *take_http_addr(int *argc, char **argv)
-{
-	const char *addr = NULL;
-	int w = 0;
-	for (int i = 0; i < *argc; i++) {
-		const char *a = argv[i];
-		if (strncmp(a, "-http-addr=", 11) == 0 || strncmp(a, "--http-addr=", 12) == 0)
-			addr = strchr(a, '=') + 1;
-		else if ((strcmp(a, "-http-addr") == 0 || strcmp(a, "--http-addr") == 0) &&
-		         i + 1 < *argc)
-			addr = argv[++i];
-		else
-			argv[w++] = argv[i];
-	}
-	*argc = w;
-	return addr;
-}
 
 static const char *tag_of(const cJSON *m, const char *key)
 {
@@ -130,7 +37,7 @@ static int tag_cmp(const void *a, const void *b)
 int cc_cli_members(int argc, char **argv)
 {
 	char base[512], err[1024];
-	const char *addr = take_http_addr(&argc, argv);
+	const char *addr = cc_cli_take_http_addr(&argc, argv);
 	int detailed = 0, wan = 0;
 	const char *status_re = NULL;
 	for (int i = 0; i < argc; i++) {
@@ -151,9 +58,10 @@ int cc_cli_members(int argc, char **argv)
 		fprintf(stderr, "Failed to compile status regexp %s\n", status_re);
 		return 1;
 	}
-	struct body b = { 0 };
-	int st = call("GET", http_addr(addr, base, sizeof(base)),
-	              wan ? "/v1/agent/members?wan=1" : "/v1/agent/members", &b, err, sizeof(err));
+	struct cc_cli_body b = { 0 };
+	int st = cc_cli_call("GET", cc_cli_http_addr(addr, base, sizeof(base)),
+	                     wan ? "/v1/agent/members?wan=1" : "/v1/agent/members", NULL, 0, &b, err,
+	                     sizeof(err));
 	if (st != 200) {
 		if (st < 0)
 			fprintf(stderr, "Error retrieving members: %s\n", err);
@@ -185,6 +93,14 @@ int cc_cli_members(int argc, char **argv)
 	const char *hdr_det[] = { "Node", "Address", "Status", "Tags" };
 	int ncol = detailed ? 4 : 8;
 	char (*cell)[8][512] = calloc((size_t)k + 1, sizeof(*cell));
+	if (!cell) {
+		fprintf(stderr, "Error retrieving members: out of memory\n");
+		free(m);
+		cJSON_Delete(arr);
+		if (status_re)
+			regfree(&re);
+		return 1;
+	}
 	for (int c = 0; c < ncol; c++)
 		snprintf(cell[0][c], sizeof(cell[0][c]), "%s", detailed ? hdr_det[c] : hdr_full[c]);
 	for (int i = 0; i < k; i++) {
@@ -221,19 +137,13 @@ int cc_cli_members(int argc, char **argv)
 		snprintf(row[6], 512, "%s", tag_of(e, "dc"));
 		snprintf(row[7], 512, "%s", server ? "<all>" : "<default>");
 	}
-	size_t w[8] = { 0 };
-	for (int i = 0; i <= k; i++)
+	const char **flat = calloc(((size_t)k + 1) * (size_t)ncol, sizeof(*flat));
+	for (int i = 0; flat && i <= k; i++)
 		for (int c = 0; c < ncol; c++)
-			if (strlen(cell[i][c]) > w[c])
-				w[c] = strlen(cell[i][c]);
-	for (int i = 0; i <= k; i++) {
-		for (int c = 0; c < ncol; c++) {
-			if (c == ncol - 1)
-				printf("%s\n", cell[i][c]);
-			else
-				printf("%-*s  ", (int)w[c], cell[i][c]);
-		}
-	}
+			flat[i * ncol + c] = cell[i][c];
+	if (flat)
+		cc_cli_columns(stdout, flat, (size_t)k + 1, (size_t)ncol);
+	free(flat);
 	free(cell);
 	free(m);
 	cJSON_Delete(arr);
@@ -245,7 +155,7 @@ int cc_cli_members(int argc, char **argv)
 int cc_cli_join(int argc, char **argv)
 {
 	char base[512], err[1024];
-	const char *addr = take_http_addr(&argc, argv);
+	const char *addr = cc_cli_take_http_addr(&argc, argv);
 	int wan = 0, w = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-wan") == 0)
@@ -261,8 +171,9 @@ int cc_cli_join(int argc, char **argv)
 	for (int i = 0; i < w; i++) {
 		char path[512];
 		snprintf(path, sizeof(path), "/v1/agent/join/%s%s", argv[i], wan ? "?wan=1" : "");
-		struct body b = { 0 };
-		int st = call("PUT", http_addr(addr, base, sizeof(base)), path, &b, err, sizeof(err));
+		struct cc_cli_body b = { 0 };
+		int st = cc_cli_call("PUT", cc_cli_http_addr(addr, base, sizeof(base)), path, NULL, 0,
+		                     &b, err, sizeof(err));
 		if (st == 200)
 			joined++;
 		else
@@ -281,10 +192,10 @@ int cc_cli_join(int argc, char **argv)
 int cc_cli_leave(int argc, char **argv)
 {
 	char base[512], err[1024];
-	const char *addr = take_http_addr(&argc, argv);
-	struct body b = { 0 };
-	int st = call("PUT", http_addr(addr, base, sizeof(base)), "/v1/agent/leave", &b, err,
-	              sizeof(err));
+	const char *addr = cc_cli_take_http_addr(&argc, argv);
+	struct cc_cli_body b = { 0 };
+	int st = cc_cli_call("PUT", cc_cli_http_addr(addr, base, sizeof(base)), "/v1/agent/leave",
+	                     NULL, 0, &b, err, sizeof(err));
 	if (st != 200) {
 		fprintf(stderr, "Error leaving: %s\n", st < 0 ? err : (b.p ? b.p : "unexpected response"));
 		free(b.p);
@@ -298,15 +209,16 @@ int cc_cli_leave(int argc, char **argv)
 int cc_cli_force_leave(int argc, char **argv)
 {
 	char base[512], err[1024];
-	const char *addr = take_http_addr(&argc, argv);
+	const char *addr = cc_cli_take_http_addr(&argc, argv);
 	if (argc != 1) {
 		fprintf(stderr, "A node name must be specified to force leave.\n");
 		return 1;
 	}
 	char path[512];
 	snprintf(path, sizeof(path), "/v1/agent/force-leave/%s", argv[0]);
-	struct body b = { 0 };
-	int st = call("PUT", http_addr(addr, base, sizeof(base)), path, &b, err, sizeof(err));
+	struct cc_cli_body b = { 0 };
+	int st = cc_cli_call("PUT", cc_cli_http_addr(addr, base, sizeof(base)), path, NULL, 0, &b, err,
+	                     sizeof(err));
 	if (st != 200) {
 		fprintf(stderr, "Error force leaving: %s\n",
 		        st < 0 ? err : (b.p ? b.p : "unexpected response"));

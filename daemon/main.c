@@ -12,14 +12,18 @@ static const char usage[] =
 	"Available commands are:\n"
 	"    agent        Runs a Conclave agent\n"
 	"    force-leave  Forces a member of the cluster to enter the \"left\" state\n"
+	"    info         Provides debugging information for operators.\n"
 	"    join         Tell Conclave agent to join cluster\n"
+	"    kv           Interact with the key-value store\n"
 	"    leave        Gracefully leaves the cluster and shuts down\n"
 	"    members      Lists the members of a Conclave cluster\n"
+	"    operator     Provides cluster-level tools for Conclave operators\n"
 	"    validate     Validate config files/directories\n"
 	"    version      Prints the Conclave version\n"
 	"\n"
-	"members, join, leave and force-leave talk to the agent's HTTP API: -http-addr=ADDR,\n"
-	"else $CONCLAVE_HTTP_ADDR, else $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.\n";
+	"All commands but agent, validate and version talk to the agent's HTTP API:\n"
+	"-http-addr=ADDR, else $CONCLAVE_HTTP_ADDR, else $CONSUL_HTTP_ADDR, else\n"
+	"127.0.0.1:8500.\n";
 
 static const char agent_usage_head[] =
 	"Usage: conclave agent [options]\n"
@@ -95,6 +99,12 @@ int main(int argc, char **argv)
 		return cc_cli_leave(argc - 2, argv + 2);
 	if (strcmp(cmd, "force-leave") == 0)
 		return cc_cli_force_leave(argc - 2, argv + 2);
+	if (strcmp(cmd, "kv") == 0)
+		return cc_cli_kv(argc - 2, argv + 2);
+	if (strcmp(cmd, "operator") == 0)
+		return cc_cli_operator(argc - 2, argv + 2);
+	if (strcmp(cmd, "info") == 0)
+		return cc_cli_info(argc - 2, argv + 2);
 	fprintf(stderr, "conclave: unknown command \"%s\"\n\n%s", cmd, usage);
 	return 127;
 }

@@ -352,6 +352,21 @@ struct op_call {
 	bool pretty;
 };
 
+/* Defers the request; NULL (with resp set) when out of memory. */
+static struct op_call *op_call_defer(struct cc_agent *a, const struct cc_http_req *req,
+                                     struct cc_http_resp *resp)
+{
+	struct op_call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		cc_http_error(resp, 500, "out of memory");
+		return NULL;
+	}
+	c->a = a;
+	c->pretty = cc_http_query(req, "pretty") != NULL;
+	c->p = cc_http_defer(req);
+	return c;
+}
+
 static void on_conf_ready(void *ud, const char *err)
 {
 	struct op_call *c = ud;
@@ -396,15 +411,9 @@ void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
 	}
 	if (read_mode(req, &mode, resp))
 		return;
-	struct op_call *c = calloc(1, sizeof(*c));
-	if (!c) {
-		cc_http_error(resp, 500, "out of memory");
-		return;
-	}
-	c->a = a;
-	c->pretty = cc_http_query(req, "pretty") != NULL;
-	c->p = cc_http_defer(req);
-	cc_server_read_barrier(a->server, mode, on_conf_ready, c);
+	struct op_call *c = op_call_defer(a, req, resp);
+	if (c)
+		cc_server_read_barrier(a->server, mode, on_conf_ready, c);
 }
 
 static void on_peer_removed(void *ud, const char *err)
@@ -434,12 +443,7 @@ void agent_h_raft_peer(void *ud, const struct cc_http_req *req, struct cc_http_r
 		cc_http_error(resp, 400, "Must specify only one of ?id or ?address");
 		return;
 	}
-	struct op_call *c = calloc(1, sizeof(*c));
-	if (!c) {
-		cc_http_error(resp, 500, "out of memory");
-		return;
-	}
-	c->a = a;
-	c->p = cc_http_defer(req);
-	cc_server_remove_peer(a->server, id, addr, on_peer_removed, c);
+	struct op_call *c = op_call_defer(a, req, resp);
+	if (c)
+		cc_server_remove_peer(a->server, id, addr, on_peer_removed, c);
 }

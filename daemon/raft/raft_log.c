@@ -471,15 +471,25 @@ static void check_transfer(struct raft *r, struct progress *p)
 	}
 }
 
-void raft_on_append_resp(struct raft *r, uint64_t now, const struct raft_msg *m)
+/* The leader's progress entry for the sender of a response, marked as heard
+ * from; NULL when we are not the leader or it is not in the configuration. */
+static struct progress *responder(struct raft *r, uint64_t now, const struct raft_msg *m)
 {
 	if (r->role != RAFT_LEADER)
-		return;
+		return NULL;
 	struct progress *p = raft_prog(r, m->from);
+	if (p) {
+		p->last_contact = now;
+		p->recent_active = true;
+	}
+	return p;
+}
+
+void raft_on_append_resp(struct raft *r, uint64_t now, const struct raft_msg *m)
+{
+	struct progress *p = responder(r, now, m);
 	if (!p)
 		return;
-	p->last_contact = now;
-	p->recent_active = true;
 	if (m->seq > p->acked_seq) {
 		p->acked_seq = m->seq;
 		raft_reads_check(r);
@@ -526,13 +536,9 @@ void raft_on_append_resp(struct raft *r, uint64_t now, const struct raft_msg *m)
 
 void raft_on_snapshot_resp(struct raft *r, uint64_t now, const struct raft_msg *m)
 {
-	if (r->role != RAFT_LEADER)
-		return;
-	struct progress *p = raft_prog(r, m->from);
+	struct progress *p = responder(r, now, m);
 	if (!p)
 		return;
-	p->last_contact = now;
-	p->recent_active = true;
 	p->state = PROG_PROBE;
 	p->inflight = 0;
 	p->probe_sent = 0;

@@ -155,6 +155,14 @@ static void forward(struct req *r)
 	}
 }
 
+/* A failure found while submitting: answered on the next loop turn, since
+ * submit also runs from inside the caller's request (an HTTP handler). */
+static void req_fail_later(struct req *r, const char *err)
+{
+	snprintf(r->err, sizeof(r->err), "%s", err);
+	req_ready_later(r);
+}
+
 /* Runs a request against the current leadership. */
 static void submit(struct req *r)
 {
@@ -164,8 +172,8 @@ static void submit(struct req *r)
 			uint64_t idx, term;
 			int rc = raft_propose(s->raft, server_now(s), r->cmd, r->cmd_len, &idx, &term);
 			if (rc) {
-				req_fail(r, rc == -RAFT_ETRANSFER ? "leadership transfer in progress"
-				                                  : raft_strerror(rc));
+				req_fail_later(r, rc == -RAFT_ETRANSFER ? "leadership transfer in progress"
+				                                        : raft_strerror(rc));
 				return;
 			}
 			r->kind = REQ_COMMIT;
@@ -180,13 +188,17 @@ static void submit(struct req *r)
 				if (strcmp(c.s[i].id, target) == 0 || strcmp(c.s[i].addr, target) == 0)
 					found = (int)i;
 			if (found < 0) {
-				req_fail(r, "address or id not found in the Raft configuration");
+				/* Consul's wording */
+				char e[RAFT_ADDR_MAX + 64];
+				snprintf(e, sizeof(e), "%s \"%s\" was not found in the Raft configuration",
+				         strchr(target, ':') ? "address" : "id", target);
+				req_fail_later(r, e);
 				return;
 			}
 			uint64_t idx;
 			int rc = raft_remove_server(s->raft, server_now(s), c.s[found].id, &idx);
 			if (rc) {
-				req_fail(r, raft_strerror(rc));
+				req_fail_later(r, raft_strerror(rc));
 				return;
 			}
 			r->kind = REQ_COMMIT;
@@ -209,7 +221,7 @@ static void submit(struct req *r)
 		return;
 	}
 	if (server_now(s) >= r->hold_deadline) {
-		req_fail(r, NO_LEADER);
+		req_fail_later(r, NO_LEADER);
 		return;
 	}
 	r->kind = REQ_HOLD;

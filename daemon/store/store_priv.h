@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zlib.h>
 
 #include <lmdb.h>
 
@@ -35,8 +36,11 @@ struct store {
  * exercise growth; the map doubles whenever it is more than half used. */
 extern size_t store_map_size_initial;
 
-/* CRC-32 (IEEE, zlib's crc32): start with crc 0, feed pieces in order. */
-uint32_t store_crc32(uint32_t crc, const void *buf, size_t len);
+/* CRC-32 (IEEE, zlib's): start with crc 0, feed pieces in order. */
+static inline uint32_t store_crc32(uint32_t crc, const void *buf, size_t len)
+{
+	return (uint32_t)crc32_z(crc, buf, len);
+}
 
 /* fsync of a directory, making the names in it durable; 0 or -errno. */
 int store_fsync_dir(const char *path);
