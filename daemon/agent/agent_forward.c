@@ -26,7 +26,7 @@ struct wbuf {
 
 static void put(struct wbuf *w, const void *src, size_t n)
 {
-	if (w->oom)
+	if (w->oom || n == 0)
 		return;
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 256;

@@ -248,7 +248,8 @@ int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct c
 		cc_http_error(resp, 500, "out of memory");
 		return -1;
 	}
-	memcpy(p->body, req->body, req->body_len);
+	if (req->body_len)
+		memcpy(p->body, req->body, req->body_len);
 	p->body_len = req->body_len;
 	return kv_params_check(p, resp);
 }

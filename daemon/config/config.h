@@ -102,6 +102,8 @@ struct cc_config {
 	bool skip_leave_on_interrupt;   /* default: server */
 	bool rejoin_after_leave;
 	int raft_multiplier;            /* performance.raft_multiplier, 1..10, default 5 */
+	int raft_snapshot_threshold;    /* entries between snapshots; 0: Conclave's 8192 */
+	int raft_trailing_logs;         /* entries kept after a snapshot; 0: Conclave's 1024 */
 	struct cc_service_def *services;
 	size_t nservices;
 

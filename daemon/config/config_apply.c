@@ -129,6 +129,8 @@ static const struct key top_keys[] = {
 	KEY("start_join", K_LIST, struct cc_config, start_join),
 	KEY("retry_interval", K_DUR_MS, struct cc_config, retry_interval_ms),
 	KEY("retry_max", K_INT, struct cc_config, retry_max),
+	KEY("raft_snapshot_threshold", K_INT, struct cc_config, raft_snapshot_threshold),
+	KEY("raft_trailing_logs", K_INT, struct cc_config, raft_trailing_logs),
 	KEY("encrypt", K_STR, struct cc_config, encrypt),
 	PRIV("leave_on_terminate", K_TRI, leave_on_terminate),
 	PRIV("skip_leave_on_interrupt", K_TRI, skip_leave_on_interrupt),

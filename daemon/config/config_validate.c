@@ -333,6 +333,12 @@ int cc_config_finalize(struct cc_config *c, struct cc_config_err *err)
 		                           "and 10", c->raft_multiplier);
 	if (c->retry_interval_ms == 0)
 		return cc_config_fail(err, "retry_interval cannot be 0s. Must be positive");
+	if (c->raft_snapshot_threshold < 0)
+		return cc_config_fail(err, "raft_snapshot_threshold cannot be %d. Must be greater than "
+		                           "or equal to zero", c->raft_snapshot_threshold);
+	if (c->raft_trailing_logs < 0)
+		return cc_config_fail(err, "raft_trailing_logs cannot be %d. Must be greater than or "
+		                           "equal to zero", c->raft_trailing_logs);
 	if (c->retry_max < 0)
 		return cc_config_fail(err, "retry_max cannot be %d. Must be greater than or equal to "
 		                           "zero (0 retries forever)", c->retry_max);

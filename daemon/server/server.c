@@ -11,8 +11,12 @@
 #include "server/server_internal.h"
 
 #define RPC_HOLD_MS 7000            /* Consul's rpc_hold_timeout */
-#define SNAPSHOT_THRESHOLD 8192     /* entries applied since the last snapshot */
-#define TRAILING_LOGS 10240
+/* The core keeps its log in memory, so snapshots come by entry count or by
+ * bytes applied, whichever first, and fewer entries stay behind than Consul's
+ * 10240 (which lives on disk there). */
+#define SNAPSHOT_THRESHOLD 8192               /* entries applied since the last snapshot */
+#define SNAPSHOT_BYTES (64u * 1024u * 1024u)  /* or command bytes applied since then */
+#define TRAILING_LOGS 1024
 #define NO_LEADER "No cluster leader"
 #define LOST "leadership lost while committing log"
 
@@ -432,6 +436,7 @@ static void take_snapshot(struct cc_server *s)
 	s->snap_data = data;
 	s->snap_len = len;
 	s->snap_index = idx;
+	s->applied_bytes = 0;
 	if (store_begin(s->store, err, sizeof(err)) == 0) {
 		store_delete_prefix(s->store, raft_first_index(s->raft));
 		if (store_commit(s->store, err, sizeof(err)))
@@ -468,6 +473,7 @@ static void on_state(struct cc_server *s, const struct raft_out *o)
 static void on_apply(struct cc_server *s, const struct raft_entry *e)
 {
 	bool result = false;
+	s->applied_bytes += e->len;
 	if (e->type == RAFT_ENTRY_COMMAND) {
 		if (kv_apply(s->kv, e->index, e->data, e->len, &result))
 			CC_WARN(MOD_SERVER, "skipping a malformed KV command in the log");
@@ -598,7 +604,8 @@ void server_drive(struct cc_server *s)
 		}
 	}
 	free(outs);
-	if (raft_applied_index(s->raft) >= raft_snapshot_index(s->raft) + SNAPSHOT_THRESHOLD)
+	if (raft_applied_index(s->raft) >= raft_snapshot_index(s->raft) + s->snapshot_threshold ||
+	    s->applied_bytes >= SNAPSHOT_BYTES)
 		take_snapshot(s);
 	uint64_t d = raft_next_deadline(s->raft), now = server_now(s);
 	uv_timer_start(&s->timer, on_timer, d > now ? d - now : 0, 0);
@@ -702,9 +709,14 @@ int cc_server_start(struct cc_server **out, uv_loop_t *loop, const struct cc_con
 	snprintf(s->addr, sizeof(s->addr), "%s:%d", cfg->advertise_addr, cfg->ports.server);
 	int m = cfg->raft_multiplier > 0 ? cfg->raft_multiplier : 5;
 	s->election_ms = 100u * (unsigned)m;
+	s->snapshot_threshold = cfg->raft_snapshot_threshold > 0
+	                                ? (uint64_t)cfg->raft_snapshot_threshold : SNAPSHOT_THRESHOLD;
 	struct raft_options opt = { .election_timeout_ms = (uint32_t)s->election_ms,
 		                    .heartbeat_interval_ms = (uint32_t)s->election_ms / 5,
-		                    .trailing_logs = TRAILING_LOGS, .failover_jitter_ms = 20,
+		                    .trailing_logs = cfg->raft_trailing_logs > 0
+		                                             ? (uint64_t)cfg->raft_trailing_logs
+		                                             : TRAILING_LOGS,
+		                    .failover_jitter_ms = 20,
 		                    .seed = uv_hrtime() ^ (uint64_t)(uintptr_t)s };
 	snprintf(opt.id, sizeof(opt.id), "%s", node_id);
 	snprintf(opt.addr, sizeof(opt.addr), "%s", s->addr);

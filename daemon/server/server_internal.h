@@ -64,10 +64,12 @@ struct cc_server {
 	int open_handles;
 	bool stopping, in_drive, had_leader_contact;
 	uint64_t election_ms;
+	uint64_t snapshot_threshold;
 	/* the last snapshot's bytes, for InstallSnapshot */
 	uint8_t *snap_data;
 	size_t snap_len;
 	uint64_t snap_index;
+	uint64_t applied_bytes;     /* command bytes applied since that snapshot */
 	/* requests */
 	struct req *reqs;
 	uint64_t next_req_id;

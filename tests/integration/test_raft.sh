@@ -43,8 +43,11 @@ python3 - "$TMP/peers.json" <<'PY' && ok "dc1: /v1/status/peers lists both IP:83
 import json, sys
 sys.exit(0 if sorted(json.load(open(sys.argv[1]))) == ["51.6.196.201:8300", "51.6.196.211:8300"] else 1)
 PY
+# Both bootstrap when they see each other; when one has already won an
+# election with the other's vote, the other hears "Existing Raft peers".
+{ "$HARNESS" -t "$T" logs node2_201; "$HARNESS" -t "$T" logs node3_211; } >"$TMP/both.log"
+assert_contains "$TMP/both.log" "agent.server: Found expected number of peers, attempting bootstrap: peers=" "bootstrap line as in the seed"
 "$HARNESS" -t "$T" logs node2_201 >"$TMP/n2.log"
-assert_contains "$TMP/n2.log" "agent.server: Found expected number of peers, attempting bootstrap: peers=" "bootstrap line as in the seed"
 assert_contains "$TMP/n2.log" "agent.server: New leader elected: payload=" "New leader elected line"
 [ "$(api "$T" node2_201 PUT /v1/kv/seed/a hello)" = true ] && ok "KV put through a server" || fail "KV put"
 [ "$(api "$T" node3_211 GET '/v1/kv/seed/a?raw')" = hello ] && ok "KV read from the other server" || fail "KV read"
@@ -71,7 +74,9 @@ assert_contains "$TMP/n2.log" "agent.server: Raft data found, disabling bootstra
 
 # ---- three servers ----
 T3="${TOPO}c"; TOPOS+=("$T3")
-sed -e "s/^name: dc1-3/name: $T3/" "$ROOT/topologies/dc1-3.yaml" >"$TMP/dc1-3.yaml"
+# small snapshot settings, so that snapshots, compaction and InstallSnapshot happen
+sed -e "s/^name: dc1-3/name: $T3/" -e 's/^    retry_interval: 5s/    retry_interval: 5s\n    raft_snapshot_threshold: 64\n    raft_trailing_logs: 16/' \
+  "$ROOT/topologies/dc1-3.yaml" | sed 's/\\n/\n/g' >"$TMP/dc1-3.yaml"
 N3=(node1 node2 node3)
 "$HARNESS" up "$TMP/dc1-3.yaml" >"$TMP/up3.out" 2>&1 || { fail "up of dc1-3"; cat "$TMP/up3.out" >&2; finish; }
 L=$(agreed_leader "$T3" "${N3[@]}") && ok "3 servers: one leader ($L)" || fail "3 servers: no agreed leader"
@@ -108,20 +113,6 @@ wait_for 20 agreed_leader "$T3" "${N3[@]}" >/dev/null && ok "full restart: a lea
 [ "$(api "$T3" node2 GET '/v1/kv/after-roll?raw')" = yes ] && ok "full restart: KV intact" || fail "full restart: KV lost"
 "$HARNESS" -t "$T3" logs node3 >"$TMP/n3.log"
 [ "$(grep -c 'Found expected number of peers' "$TMP/n3.log")" -le 1 ] && ok "full restart: no second bootstrap" || fail "bootstrapped twice"
-
-# a server with a wiped data_dir rejoins through the leader
-DATA=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data_dir"])' "$CONCLAVE_HARNESS_DIR/$T3/nodes/node3/config.json")
-"$HARNESS" -t "$T3" stop node3 >/dev/null
-rm -rf "${DATA:?}/raft" "$DATA/node-id" "$DATA/serf"
-"$HARNESS" -t "$T3" start node3 >/dev/null
-has_kv() { [ "$(api "$T3" node3 GET '/v1/kv/after-roll?raw&stale')" = yes ]; }
-wait_for 20 has_kv && ok "wiped server got the data back from the leader" || fail "wiped server has no data"
-three_voters() {
-  api "$T3" node1 GET /v1/operator/raft/configuration | python3 -c 'import json,sys
-c = json.load(sys.stdin)["Servers"]
-sys.exit(0 if len(c) == 3 and all(s["Voter"] for s in c) and len({s["Address"] for s in c}) == 3 else 1)'
-}
-wait_for 20 three_voters && ok "wiped server is a voter again under its new ID, the stale entry gone" || { fail "raft configuration after wipe"; api "$T3" node1 GET /v1/operator/raft/configuration >&2; }
 
 # SIGKILL a random server KILLS times during a stream of writes: no
 # acknowledged write is lost. The writer runs in node1's namespace (its
@@ -167,6 +158,22 @@ lost = [n for n in open(sys.argv[1]).read().split() if have.get("w/" + n) != ("v
 print("lost:", lost[:10], file=sys.stderr) if lost else None
 sys.exit(1 if lost else 0)
 PY
+# a server with a wiped data_dir rejoins through the leader
+DATA=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data_dir"])' "$CONCLAVE_HARNESS_DIR/$T3/nodes/node3/config.json")
+"$HARNESS" -t "$T3" stop node3 >/dev/null
+rm -rf "${DATA:?}/raft" "$DATA/node-id" "$DATA/serf"
+"$HARNESS" -t "$T3" start node3 >/dev/null
+has_kv() { [ "$(api "$T3" node3 GET '/v1/kv/after-roll?raw&stale')" = yes ]; }
+wait_for 20 has_kv && ok "wiped server got the data back from the leader" || fail "wiped server has no data"
+"$HARNESS" -t "$T3" logs node3 | grep -q "Installed remote snapshot" \
+  && ok "it came as a snapshot (InstallSnapshot: the log had been compacted)" || fail "no snapshot installed on the wiped server"
+three_voters() {
+  api "$T3" node1 GET /v1/operator/raft/configuration | python3 -c 'import json,sys
+c = json.load(sys.stdin)["Servers"]
+sys.exit(0 if len(c) == 3 and all(s["Voter"] for s in c) and len({s["Address"] for s in c}) == 3 else 1)'
+}
+wait_for 20 three_voters && ok "wiped server is a voter again under its new ID, the stale entry gone" || { fail "raft configuration after wipe"; api "$T3" node1 GET /v1/operator/raft/configuration >&2; }
+
 "$HARNESS" down "$T3" >/dev/null 2>&1 || fail "down of dc1-3"
 
 # ---- five servers and two client agents ----
