@@ -35,6 +35,7 @@ install: build
 bench: build
 	@bash bench/topology.sh $(BUILD)
 	@bash bench/gossip.sh $(BUILD)
+	@bash bench/raft.sh $(BUILD)
 
 # The gossip and Raft simulations with many more seeds than CI runs
 # (SIM_SEEDS per scenario / cluster size).
