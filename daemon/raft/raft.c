@@ -307,6 +307,21 @@ static bool in_lease(const struct raft *r, uint64_t now)
 	       now - r->last_leader_contact < r->opt.election_timeout_ms;
 }
 
+/* This server's place in ID order among the voters of conf, leaving out
+ * `except` (a lost leader): who campaigns first when all start together. */
+static unsigned conf_rank(const struct raft *r, const struct raft_configuration *conf,
+                          const char *except)
+{
+	unsigned rank = 0;
+	for (unsigned i = 0; i < conf->n; i++) {
+		const struct raft_server *x = &conf->s[i];
+		if (x->voter && (!except || strcmp(x->id, except) != 0) &&
+		    strcmp(x->id, r->opt.id) < 0)
+			rank++;
+	}
+	return rank;
+}
+
 /* ---- roles ---- */
 
 void raft_become_follower(struct raft *r, uint64_t now, uint64_t term, const char *leader_id,
@@ -729,15 +744,12 @@ int raft_bootstrap(struct raft *r, uint64_t now, const struct raft_configuration
 		return rc;
 	raft_conf_refresh(r);
 	raft_reset_election(r, now);
-	/* Every server bootstraps the same configuration; its first voter (in
-	 * ID order) campaigns at once, the others wait the usual timeout: the
-	 * first election neither waits nor splits. */
-	const char *first = NULL;
-	for (unsigned i = 0; i < conf->n; i++)
-		if (conf->s[i].voter && (!first || strcmp(conf->s[i].id, first) < 0))
-			first = conf->s[i].id;
-	if (first && strcmp(first, r->opt.id) == 0)
-		r->election_deadline = now;
+	/* Every server bootstraps the same configuration, so the first election
+	 * need not wait for a timeout: they campaign in ID order, a jitter apart,
+	 * so the votes do not split. (A server that does not bootstrap — it heard
+	 * that another one already has peers — leaves its turn to the next one.) */
+	r->election_deadline = now + conf_rank(r, conf, NULL) * r->opt.failover_jitter_ms +
+	                       raft_rand(r, r->opt.failover_jitter_ms / 4 + 1);
 	flush_state(r);
 	return 0;
 }
@@ -902,16 +914,10 @@ void raft_peer_lost(struct raft *r, uint64_t now, const char *id)
 	 * elections from splitting the vote, they take turns by ID: the first
 	 * voter (leaving out the lost leader) goes at once, the next one a
 	 * jitter later, and so on, each with a little randomness. */
-	unsigned rank = 0;
-	for (unsigned i = 0; i < r->conf.n; i++) {
-		const struct raft_server *x = &r->conf.s[i];
-		if (x->voter && strcmp(x->id, id) != 0 && strcmp(x->id, r->opt.id) < 0)
-			rank++;
-	}
 	uint64_t j = r->opt.failover_jitter_ms;
 	r->leader_id[0] = r->leader_addr[0] = 0;
 	r->last_leader_contact = NEVER;
-	r->election_deadline = now + rank * j + raft_rand(r, j / 4 + 1);
+	r->election_deadline = now + conf_rank(r, &r->conf, id) * j + raft_rand(r, j / 4 + 1);
 	flush_state(r);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log/log.h"
+#include "raft/wire.h"
 #include "server/server_internal.h"
 
 #define RPC_HOLD_MS 7000            /* Consul's rpc_hold_timeout */
@@ -133,7 +134,7 @@ static void on_remote_done(void *ud, const char *err, const uint8_t *body, size_
 	/* a read index from the leader: wait until we have applied it */
 	r->index = idx;
 	r->kind = REQ_APPLIED;
-	if (raft_applied_index(s->raft) >= idx)
+	if (kv_applied(s->kv) >= idx)
 		req_ready_later(r);
 }
 
@@ -215,7 +216,7 @@ static void submit(struct req *r)
 			raft_read_index(s->raft, server_now(s), r->id);
 			server_drive(s);
 		} else {
-			r->index = raft_applied_index(s->raft);
+			r->index = kv_applied(s->kv);
 			req_ready_later(r);
 		}
 		return;
@@ -501,8 +502,7 @@ static void on_read(struct cc_server *s, const struct raft_out *o)
 			r->kind = REQ_READY;
 		} else {
 			r->index = o->index;
-			r->kind = raft_applied_index(s->raft) >= o->index || r->call ? REQ_READY
-			                                                             : REQ_APPLIED;
+			r->kind = kv_applied(s->kv) >= o->index || r->call ? REQ_READY : REQ_APPLIED;
 		}
 		return;
 	}
@@ -515,102 +515,191 @@ static void on_timer(uv_timer_t *t)
 	server_drive(s);
 }
 
+/* What a drained batch does once it is durable, kept in order. */
+struct pending_op {
+	enum raft_out_kind kind;        /* SEND, APPLY, READ or STATE */
+	char addr[RAFT_ADDR_MAX];
+	uint8_t *frame;                 /* SEND: encoded; APPLY: entry data */
+	size_t len;
+	struct raft_entry e;            /* APPLY */
+	struct raft_out out;            /* READ, STATE */
+	char leader_id[RAFT_ID_MAX], leader_addr[RAFT_ADDR_MAX];
+};
+
+static struct pending_op *op_push(struct cc_server *s, enum raft_out_kind kind)
+{
+	if (s->nops == s->capops) {
+		size_t cap = s->capops ? s->capops * 2 : 64;
+		struct pending_op *x = realloc(s->ops, cap * sizeof(*x));
+		if (!x)
+			fatal_store("out of memory", "queueing raft outputs");
+		s->ops = x;
+		s->capops = cap;
+	}
+	struct pending_op *op = &s->ops[s->nops++];
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	return op;
+}
+
+static void txn_begin(struct cc_server *s)
+{
+	char err[256];
+	if (s->txn_open)
+		return;
+	if (store_begin(s->store, err, sizeof(err)))
+		fatal_store("failed to write the raft log", err);
+	s->txn_open = true;
+}
+
+/* Makes the batch durable (one fsync for everything drained since the last
+ * flush), then sends, applies and answers, in the order the core gave. */
+static void flush(struct cc_server *s, bool may_snapshot)
+{
+	char err[256];
+	if (s->txn_open) {
+		s->txn_open = false;
+		if (store_commit(s->store, err, sizeof(err)))
+			fatal_store("failed to write the raft log", err);
+	}
+	for (size_t i = 0; i < s->nops; i++) {
+		struct pending_op *op = &s->ops[i];
+		switch (op->kind) {
+		case RAFT_OUT_SEND:
+			transport_send_frame(s->tr, op->addr, op->frame, op->len);
+			op->frame = NULL;
+			break;
+		case RAFT_OUT_APPLY:
+			op->e.data = op->frame;
+			on_apply(s, &op->e);
+			break;
+		case RAFT_OUT_READ:
+			on_read(s, &op->out);
+			break;
+		case RAFT_OUT_STATE:
+			op->out.leader_id = op->leader_id;
+			op->out.leader_addr = op->leader_addr;
+			on_state(s, &op->out);
+			break;
+		default:
+			break;
+		}
+		free(op->frame);
+	}
+	s->nops = 0;
+	if (may_snapshot &&
+	    (raft_applied_index(s->raft) >= raft_snapshot_index(s->raft) + s->snapshot_threshold ||
+	     s->applied_bytes >= SNAPSHOT_BYTES))
+		take_snapshot(s);
+	arm_req_timer(s);
+}
+
+static void on_prepare(uv_prepare_t *p)
+{
+	struct cc_server *s = p->data;
+	uv_prepare_stop(p);
+	if (!s->stopping)
+		flush(s, true);
+}
+
+static void install_snapshot(struct cc_server *s, const struct raft_out *x)
+{
+	char err[256];
+	flush(s, false);   /* what came before is applied first */
+	if (kv_restore(s->kv, x->msg.data, x->msg.len))
+		fatal_store("failed to restore a received snapshot", "bad snapshot data");
+	if (store_snapshot_save(s->store, x->msg.snap_index, x->msg.snap_term, x->msg.snap_conf,
+	                        x->msg.data, x->msg.len, err, sizeof(err)))
+		fatal_store("failed to save snapshot", err);
+	free(s->snap_data);
+	s->snap_data = malloc(x->msg.len ? x->msg.len : 1);
+	if (s->snap_data && x->msg.len)
+		memcpy(s->snap_data, x->msg.data, x->msg.len);
+	s->snap_len = s->snap_data ? x->msg.len : 0;
+	s->snap_index = x->msg.snap_index;
+	txn_begin(s);
+	if (store_truncate(s->store, 1))
+		fatal_store("failed to write the raft log", "truncate after a snapshot");
+}
+
+/* Drains the core after an input. Durable writes go into the open batch;
+ * what must wait for them (sends, applies, answers) is queued and runs from a
+ * prepare handle once per loop iteration, so several inputs share one fsync. */
 void server_drive(struct cc_server *s)
 {
 	if (s->in_drive || s->stopping)
 		return;
 	s->in_drive = true;
-	struct raft_out *outs = NULL;
-	size_t n = 0, cap = 0;
-	struct raft_out o;
-	while (raft_next_output(s->raft, &o)) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct raft_out *x = realloc(outs, cap * sizeof(*x));
-			if (!x)
-				fatal_store("out of memory", "draining raft outputs");
-			outs = x;
-		}
-		outs[n++] = o;
-	}
-	/* 1. durable first */
-	char err[256];
-	bool dirty = false;
-	for (size_t i = 0; i < n; i++) {
-		struct raft_out *x = &outs[i];
+	struct raft_out x;
+	while (raft_next_output(s->raft, &x)) {
 		int rc = 0;
-		if (x->kind != RAFT_OUT_HARD_STATE && x->kind != RAFT_OUT_TRUNCATE &&
-		    x->kind != RAFT_OUT_APPEND && x->kind != RAFT_OUT_INSTALL_SNAPSHOT)
-			continue;
-		if (!dirty && store_begin(s->store, err, sizeof(err)))
-			fatal_store("failed to write the raft log", err);
-		dirty = true;
-		switch (x->kind) {
+		struct pending_op *op;
+		switch (x.kind) {
 		case RAFT_OUT_HARD_STATE:
-			rc = store_set_hard_state(s->store, x->term, x->vote);
+			txn_begin(s);
+			rc = store_set_hard_state(s->store, x.term, x.vote);
 			break;
 		case RAFT_OUT_TRUNCATE:
-			rc = store_truncate(s->store, x->index);
+			txn_begin(s);
+			rc = store_truncate(s->store, x.index);
 			break;
 		case RAFT_OUT_APPEND:
-			rc = store_append(s->store, x->entries, x->n_entries);
+			txn_begin(s);
+			rc = store_append(s->store, x.entries, x.n_entries);
 			break;
 		case RAFT_OUT_INSTALL_SNAPSHOT:
-			if (kv_restore(s->kv, x->msg.data, x->msg.len))
-				fatal_store("failed to restore a received snapshot", "bad snapshot data");
-			if (store_snapshot_save(s->store, x->msg.snap_index, x->msg.snap_term,
-			                        x->msg.snap_conf, x->msg.data, x->msg.len, err,
-			                        sizeof(err)))
-				fatal_store("failed to save snapshot", err);
-			free(s->snap_data);
-			s->snap_data = malloc(x->msg.len ? x->msg.len : 1);
-			if (s->snap_data)
-				memcpy(s->snap_data, x->msg.data, x->msg.len);
-			s->snap_len = s->snap_data ? x->msg.len : 0;
-			s->snap_index = x->msg.snap_index;
-			rc = store_truncate(s->store, 1);
+			install_snapshot(s, &x);
 			break;
-		default:
+		case RAFT_OUT_SEND: {
+			struct raft_msg m = x.msg;
+			if (m.type == RAFT_MSG_SNAPSHOT) {
+				m.data = s->snap_data;
+				m.len = s->snap_len;
+			}
+			op = op_push(s, RAFT_OUT_SEND);
+			snprintf(op->addr, sizeof(op->addr), "%s", x.addr);
+			if (raft_wire_encode_msg(&m, &op->frame, &op->len)) {
+				/* the core produced what the codec refuses: a bug */
+				CC_ERROR(MOD_RAFT, "failed to encode a message, dropped it", "peer",
+				         x.addr);
+				s->nops--;
+			}
+			break;
+		}
+		case RAFT_OUT_APPLY:
+			op = op_push(s, RAFT_OUT_APPLY);
+			op->e = *x.entry;
+			op->frame = malloc(x.entry->len ? x.entry->len : 1);
+			if (!op->frame)
+				fatal_store("out of memory", "queueing an entry to apply");
+			if (x.entry->len)
+				memcpy(op->frame, x.entry->data, x.entry->len);
+			break;
+		case RAFT_OUT_READ:
+			op = op_push(s, RAFT_OUT_READ);
+			op->out = x;
+			break;
+		case RAFT_OUT_STATE:
+			op = op_push(s, RAFT_OUT_STATE);
+			op->out = x;
+			snprintf(op->leader_id, sizeof(op->leader_id), "%s", x.leader_id);
+			snprintf(op->leader_addr, sizeof(op->leader_addr), "%s", x.leader_addr);
+			break;
+		case RAFT_OUT_LOG:
+			log_raft(x.log);
 			break;
 		}
 		if (rc) {
+			char err[128];
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
 			fatal_store("failed to write the raft log", err);
 		}
 	}
-	if (dirty && store_commit(s->store, err, sizeof(err)))
-		fatal_store("failed to write the raft log", err);
-	/* 2. then send, 3. then apply and answer */
-	for (size_t i = 0; i < n; i++) {
-		struct raft_out *x = &outs[i];
-		switch (x->kind) {
-		case RAFT_OUT_SEND:
-			transport_send(s->tr, x->addr, &x->msg, s->snap_data, s->snap_len);
-			break;
-		case RAFT_OUT_APPLY:
-			on_apply(s, x->entry);
-			break;
-		case RAFT_OUT_READ:
-			on_read(s, x);
-			break;
-		case RAFT_OUT_STATE:
-			on_state(s, x);
-			break;
-		case RAFT_OUT_LOG:
-			log_raft(x->log);
-			break;
-		default:
-			break;
-		}
-	}
-	free(outs);
-	if (raft_applied_index(s->raft) >= raft_snapshot_index(s->raft) + s->snapshot_threshold ||
-	    s->applied_bytes >= SNAPSHOT_BYTES)
-		take_snapshot(s);
+	if (s->txn_open || s->nops)
+		uv_prepare_start(&s->prep, on_prepare);
 	uint64_t d = raft_next_deadline(s->raft), now = server_now(s);
 	uv_timer_start(&s->timer, on_timer, d > now ? d - now : 0, 0);
 	s->in_drive = false;
-	arm_req_timer(s);
 }
 
 /* ---- transport callbacks ---- */
@@ -743,8 +832,9 @@ int cc_server_start(struct cc_server **out, uv_loop_t *loop, const struct cc_con
 	uv_timer_init(loop, &s->timer);
 	uv_timer_init(loop, &s->req_timer);
 	uv_timer_init(loop, &s->cluster_timer);
-	s->timer.data = s->req_timer.data = s->cluster_timer.data = s;
-	s->open_handles = 3;
+	uv_prepare_init(loop, &s->prep);
+	s->timer.data = s->req_timer.data = s->cluster_timer.data = s->prep.data = s;
+	s->open_handles = 4;
 	raft_start(s->raft, server_now(s));
 	/* bootstrap: true on a fresh data dir: a one-server configuration */
 	if (cfg->bootstrap && !store_has_state(s->store)) {
@@ -778,6 +868,12 @@ void cc_server_stop(struct cc_server *s)
 		server_req_answer(r);
 	}
 	s->stopping = true;
+	/* nothing of an unflushed batch was sent or answered: dropping it is safe */
+	if (s->txn_open)
+		store_abort(s->store);
+	for (size_t i = 0; i < s->nops; i++)
+		free(s->ops[i].frame);
+	free(s->ops);
 	transport_stop(s->tr);
 	raft_free(s->raft);
 	s->raft = NULL;
@@ -786,6 +882,7 @@ void cc_server_stop(struct cc_server *s)
 	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&s->req_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&s->cluster_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&s->prep, on_handle_closed);
 }
 
 /* ---- queries ---- */

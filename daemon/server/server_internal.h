@@ -61,6 +61,10 @@ struct cc_server {
 	struct transport *tr;
 	struct gossip *lan;
 	uv_timer_t timer, req_timer, cluster_timer;
+	uv_prepare_t prep;          /* flushes the drained batch once per loop turn */
+	bool txn_open;
+	struct pending_op *ops;
+	size_t nops, capops;
 	int open_handles;
 	bool stopping, in_drive, had_leader_contact;
 	uint64_t election_ms;

@@ -482,21 +482,13 @@ static struct conn *conn_to(struct transport *t, const char *addr, int kind)
 
 /* ---- API ---- */
 
-void transport_send(struct transport *t, const char *addr, const struct raft_msg *m,
-                    const uint8_t *data, size_t len)
+void transport_send_frame(struct transport *t, const char *addr, uint8_t *frame, size_t len)
 {
 	struct conn *c = conn_to(t, addr, RAFT_WIRE_RAFT);
-	if (!c)
-		return;
-	struct raft_msg copy = *m;
-	if (m->type == RAFT_MSG_SNAPSHOT) {
-		copy.data = data;
-		copy.len = len;
-	}
-	uint8_t *frame;
-	size_t flen;
-	if (raft_wire_encode_msg(&copy, &frame, &flen) == 0)
-		conn_write(c, frame, flen);
+	if (c)
+		conn_write(c, frame, len);
+	else
+		free(frame);
 }
 
 static void on_rpc_timer(uv_timer_t *tm)

@@ -52,10 +52,9 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *bind_ip
  * The memory goes once the handles have closed. */
 void transport_stop(struct transport *t);
 
-/* Sends a Raft message to addr ("ip:port"). For RAFT_MSG_SNAPSHOT, data/len
- * are the snapshot bytes to attach (m->data is ignored). */
-void transport_send(struct transport *t, const char *addr, const struct raft_msg *m,
-                    const uint8_t *data, size_t len);
+/* Sends an already encoded Raft frame (raft_wire_encode_msg) to addr; takes
+ * frame over. */
+void transport_send_frame(struct transport *t, const char *addr, uint8_t *frame, size_t len);
 
 /* Calls method on the server at addr. done runs exactly once: err NULL and
  * the response body, or an error text (remote error, connect failure,
