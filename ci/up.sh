@@ -28,6 +28,9 @@ Look around:
   harness status                                  nodes, processes, leader as each node sees it
   harness logs node3_211                          an agent's log (-f follows it)
   harness exec node2_201 -- conclave members      the gossip pool as node2_201 sees it
+  harness exec node2_201 -- conclave operator raft list-peers   the Raft servers, who leads
+  harness exec node2_201 -- conclave kv put foo bar             a write through Raft
+  harness exec node3_211 -- conclave kv get foo                 read back on the other server
   harness exec node2_201 -- sh -c 'curl -s $CONCLAVE_HTTP_ADDR/v1/agent/self'
   harness exec node2_201 -- ip addr               anything, inside the node's namespace
   harness restart node2_201                       restart, kill, stop, start, pause, resume
