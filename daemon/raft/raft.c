@@ -303,6 +303,8 @@ void raft_reset_election(struct raft *r, uint64_t now)
 
 static bool in_lease(const struct raft *r, uint64_t now)
 {
+	if (r->role == RAFT_LEADER)
+		return true;  /* check-quorum decides when a leader stops being one */
 	return r->leader_id[0] && r->last_leader_contact != NEVER &&
 	       now - r->last_leader_contact < r->opt.election_timeout_ms;
 }
@@ -712,8 +714,12 @@ void raft_start(struct raft *r, uint64_t now)
 {
 	if (r->started)
 		return;
-	/* a log that ends before the snapshot is stale: the snapshot wins */
-	if (r->n_ents && raft_last_index(r) < r->snap_index)
+	/* a log that ends before the snapshot, or disagrees with it at its
+	 * index (a crash between saving a received snapshot and dropping the
+	 * old log), is stale: the snapshot wins */
+	struct raft_entry *at = raft_ent(r, r->snap_index);
+	if (r->n_ents && (raft_last_index(r) < r->snap_index ||
+	                  (r->snap_index && at && at->term != r->snap_term)))
 		raft_log_clear(r, r->snap_index + 1);
 	raft_conf_refresh(r);
 	r->started = true;
@@ -723,6 +729,9 @@ void raft_start(struct raft *r, uint64_t now)
 	raft_logf(r, 1, "initial configuration", "index", idx, "servers", servers, NULL);
 	r->role = RAFT_CANDIDATE;  /* so that the follower transition is logged */
 	raft_become_follower(r, now, r->term, NULL, NULL);
+	/* the only voter has nobody to wait for */
+	if (raft_quorum(r) == 1 && raft_is_voter(r, r->opt.id))
+		r->election_deadline = now;
 	r->st_role = RAFT_FOLLOWER;
 	r->st_term = r->term;
 }

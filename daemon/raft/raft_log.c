@@ -495,12 +495,18 @@ void raft_on_append_resp(struct raft *r, uint64_t now, const struct raft_msg *m)
 		raft_reads_check(r);
 	}
 	if (m->success) {
-		if (p->inflight)
-			p->inflight--;
-		if (p->state == PROG_REPLICATE)
-			p->probe_sent = now;
-		if (m->index > p->match) {
-			p->match = m->index;
+		/* never believe more than we have sent */
+		uint64_t idx = m->index > raft_last_index(r) ? raft_last_index(r) : m->index;
+		/* only answers to AppendEntries that carried entries count against
+		 * the pipeline: heartbeat answers must not hide a lost one */
+		if (m->index > m->prev_index) {
+			if (p->inflight)
+				p->inflight--;
+			if (p->state == PROG_REPLICATE)
+				p->probe_sent = now;
+		}
+		if (idx > p->match) {
+			p->match = idx;
 			if (p->next <= p->match)
 				p->next = p->match + 1;
 			if (p->state == PROG_PROBE) {
@@ -543,7 +549,7 @@ void raft_on_snapshot_resp(struct raft *r, uint64_t now, const struct raft_msg *
 	p->inflight = 0;
 	p->probe_sent = 0;
 	if (m->success && m->index > p->match)
-		p->match = m->index;
+		p->match = m->index > raft_last_index(r) ? raft_last_index(r) : m->index;
 	p->next = p->match + 1;
 	raft_maybe_commit(r, now);
 	check_transfer(r, p);

@@ -26,13 +26,17 @@ uint64_t server_now(const struct cc_server *s)
 	return uv_now(s->loop);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+void server_handle_closed(struct cc_server *s)
 {
-	struct cc_server *s = h->data;
 	if (--s->open_handles == 0) {
 		free(s->snap_data);
 		free(s);
 	}
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	server_handle_closed(h->data);
 }
 
 /* ---- requests ---- */
@@ -98,6 +102,23 @@ static void req_ready_later(struct req *r)
 	arm_req_timer(r->s);
 }
 
+/* A failure found while submitting: answered on the next loop turn, since
+ * submit also runs from inside the caller's request (an HTTP handler). */
+static void req_fail_later(struct req *r, const char *err)
+{
+	snprintf(r->err, sizeof(r->err), "%s", err);
+	req_ready_later(r);
+}
+
+/* A held request is tried again at retry_at (when a leader is known) and
+ * fails with No cluster leader at hold_deadline. */
+static void hold(struct req *r, uint64_t retry_in)
+{
+	r->kind = REQ_HOLD;
+	r->retry_at = server_now(r->s) + retry_in;
+	arm_req_timer(r->s);
+}
+
 static void submit(struct req *r);
 
 static void on_remote_done(void *ud, const char *err, const uint8_t *body, size_t len)
@@ -109,11 +130,13 @@ static void on_remote_done(void *ud, const char *err, const uint8_t *body, size_
 		return;
 	}
 	if (err) {
-		/* the leader we knew is gone or changed: wait for the next one
-		 * within the hold time */
-		if (server_now(s) < r->hold_deadline) {
-			r->kind = REQ_HOLD;
-			arm_req_timer(s);
+		/* The leader we knew is gone or changed: wait for the next one within
+		 * the hold time. A write is retried only when it cannot have been
+		 * applied (the leader said it is not the leader); after other errors
+		 * it may have been, and a retry could apply it twice. */
+		bool retry = (!r->is_write && !r->is_remove) || strcmp(err, NO_LEADER) == 0;
+		if (retry && server_now(s) < r->hold_deadline) {
+			hold(r, 50);
 			return;
 		}
 		char e[200];
@@ -134,7 +157,7 @@ static void on_remote_done(void *ud, const char *err, const uint8_t *body, size_
 	/* a read index from the leader: wait until we have applied it */
 	r->index = idx;
 	r->kind = REQ_APPLIED;
-	if (kv_applied(s->kv) >= idx)
+	if (s->applied >= idx)
 		req_ready_later(r);
 }
 
@@ -151,21 +174,17 @@ static void forward(struct req *r)
 		len = 1;
 	}
 	uint64_t now = server_now(s);
-	uint32_t timeout = r->hold_deadline > now ? (uint32_t)(r->hold_deadline - now) : 1;
+	/* the leader holds a request for at most rpc_hold_timeout itself */
+	uint32_t timeout = RPC_HOLD_MS + 1000;
 	r->kind = REQ_REMOTE;
 	if (transport_rpc(s->tr, raft_leader_addr(s->raft), method, body, len, timeout,
 	                  on_remote_done, r)) {
-		r->kind = REQ_HOLD;
-		arm_req_timer(s);
+		/* not sent (connect refused, backing off): try again shortly */
+		if (now >= r->hold_deadline)
+			req_fail_later(r, NO_LEADER);
+		else
+			hold(r, 50);
 	}
-}
-
-/* A failure found while submitting: answered on the next loop turn, since
- * submit also runs from inside the caller's request (an HTTP handler). */
-static void req_fail_later(struct req *r, const char *err)
-{
-	snprintf(r->err, sizeof(r->err), "%s", err);
-	req_ready_later(r);
 }
 
 /* Runs a request against the current leadership. */
@@ -216,7 +235,7 @@ static void submit(struct req *r)
 			raft_read_index(s->raft, server_now(s), r->id);
 			server_drive(s);
 		} else {
-			r->index = kv_applied(s->kv);
+			r->index = s->applied;
 			req_ready_later(r);
 		}
 		return;
@@ -229,8 +248,7 @@ static void submit(struct req *r)
 		req_fail_later(r, NO_LEADER);
 		return;
 	}
-	r->kind = REQ_HOLD;
-	arm_req_timer(s);
+	hold(r, 0);
 }
 
 static void on_req_timer(uv_timer_t *t)
@@ -246,8 +264,12 @@ static void on_req_timer(uv_timer_t *t)
 				again = true;
 				break;
 			}
-			if (r->kind == REQ_HOLD && (now >= r->hold_deadline ||
-			                            raft_leader_addr(s->raft)[0])) {
+			if (r->kind == REQ_HOLD && r->tried != now &&
+			    (now >= r->hold_deadline ||
+			     (now >= r->retry_at && raft_leader_addr(s->raft)[0]))) {
+				/* at most one try per request per pass: a failing try
+				 * must not spin here while the clock stands still */
+				r->tried = now;
 				submit(r);
 				again = true;
 				break;
@@ -267,6 +289,8 @@ static void arm_req_timer(struct cc_server *s)
 			next = now;
 		else if (r->kind == REQ_HOLD && r->hold_deadline < next)
 			next = r->hold_deadline;
+		if (r->kind == REQ_HOLD && raft_leader_addr(s->raft)[0] && r->retry_at < next)
+			next = r->retry_at > now ? r->retry_at : now + 1;
 	}
 	if (next != UINT64_MAX)
 		uv_timer_start(&s->req_timer, on_req_timer, next > now ? next - now : 0, 0);
@@ -292,7 +316,10 @@ void cc_server_kv_write(struct cc_server *s, const struct kv_cmd *cmd, cc_server
 	size_t need = kv_cmd_encode(cmd, NULL, 0);
 	uint8_t *buf = r ? malloc(need) : NULL;
 	if (!buf) {
-		free(r);
+		if (r) {
+			req_unlink(r);
+			free(r);
+		}
 		done(ud, "out of memory", false, 0);
 		return;
 	}
@@ -332,8 +359,12 @@ void cc_server_remove_peer(struct cc_server *s, const char *id, const char *addr
 	struct req *r = server_req_new(s, REQ_HOLD);
 	const char *target = id && id[0] ? id : addr;
 	if (!r || !(r->cmd = (uint8_t *)strdup(target ? target : ""))) {
-		free(r);
-		done(ud, "out of memory");
+		if (r) {
+			req_unlink(r);
+			free(r);
+		}
+		if (done)
+			done(ud, "out of memory");
 		return;
 	}
 	r->cmd_len = strlen(target) + 1;
@@ -381,7 +412,10 @@ void server_on_rpc(void *ud, struct tr_call *call, const char *method, const uin
 	}
 	struct req *r = server_req_new(s, REQ_HOLD);
 	if (!r || !(r->cmd = malloc(len ? len : 1))) {
-		free(r);
+		if (r) {
+			req_unlink(r);
+			free(r);
+		}
 		transport_rpc_reply(call, "out of memory", NULL, 0);
 		return;
 	}
@@ -419,7 +453,7 @@ static void fatal_store(const char *what, const char *err)
 
 static void take_snapshot(struct cc_server *s)
 {
-	uint64_t idx = raft_applied_index(s->raft);
+	uint64_t idx = s->applied;
 	uint8_t *data;
 	size_t len;
 	if (kv_snapshot(s->kv, &data, &len))
@@ -474,6 +508,7 @@ static void on_state(struct cc_server *s, const struct raft_out *o)
 static void on_apply(struct cc_server *s, const struct raft_entry *e)
 {
 	bool result = false;
+	s->applied = e->index;
 	s->applied_bytes += e->len;
 	if (e->type == RAFT_ENTRY_COMMAND) {
 		if (kv_apply(s->kv, e->index, e->data, e->len, &result))
@@ -502,7 +537,7 @@ static void on_read(struct cc_server *s, const struct raft_out *o)
 			r->kind = REQ_READY;
 		} else {
 			r->index = o->index;
-			r->kind = kv_applied(s->kv) >= o->index || r->call ? REQ_READY : REQ_APPLIED;
+			r->kind = s->applied >= o->index || r->call ? REQ_READY : REQ_APPLIED;
 		}
 		return;
 	}
@@ -588,7 +623,7 @@ static void flush(struct cc_server *s, bool may_snapshot)
 	}
 	s->nops = 0;
 	if (may_snapshot &&
-	    (raft_applied_index(s->raft) >= raft_snapshot_index(s->raft) + s->snapshot_threshold ||
+	    (s->applied >= raft_snapshot_index(s->raft) + s->snapshot_threshold ||
 	     s->applied_bytes >= SNAPSHOT_BYTES))
 		take_snapshot(s);
 	arm_req_timer(s);
@@ -617,6 +652,10 @@ static void install_snapshot(struct cc_server *s, const struct raft_out *x)
 		memcpy(s->snap_data, x->msg.data, x->msg.len);
 	s->snap_len = s->snap_data ? x->msg.len : 0;
 	s->snap_index = x->msg.snap_index;
+	s->applied = x->msg.snap_index;
+	for (struct req *r = s->reqs; r; r = r->next)
+		if (r->kind == REQ_APPLIED && r->index <= s->applied)
+			r->kind = REQ_READY;
 	txn_begin(s);
 	if (store_truncate(s->store, 1))
 		fatal_store("failed to write the raft log", "truncate after a snapshot");
@@ -709,6 +748,18 @@ static void on_raft_msg(void *ud, const struct raft_msg *m)
 	struct cc_server *s = ud;
 	if (s->stopping)
 		return;
+	if (m->type == RAFT_MSG_SNAPSHOT) {
+		/* the core would drop the log for it: check the state machine
+		 * bytes first, so a bad snapshot cannot cost us anything */
+		struct kv *probe = kv_new();
+		int rc = probe ? kv_restore(probe, m->data, m->len) : -ENOMEM;
+		kv_free(probe);
+		if (rc) {
+			CC_WARN(MOD_RAFT, "ignoring a snapshot whose data does not decode", "from",
+			        m->from_addr);
+			return;
+		}
+	}
 	raft_step(s->raft, server_now(s), m);
 	server_drive(s);
 }
@@ -862,19 +913,23 @@ void cc_server_stop(struct cc_server *s)
 {
 	if (!s || s->stopping)
 		return;
+	s->stopping = true;
+	/* first the transport: it fails the RPCs in flight, whose callbacks
+	 * answer their requests; then the rest */
+	transport_stop(s->tr);
+	s->tr = NULL;
 	while (s->reqs) {
 		struct req *r = s->reqs;
 		snprintf(r->err, sizeof(r->err), "rpc error: shutting down");
 		server_req_answer(r);
 	}
-	s->stopping = true;
+	cluster_stop(s);
 	/* nothing of an unflushed batch was sent or answered: dropping it is safe */
 	if (s->txn_open)
 		store_abort(s->store);
 	for (size_t i = 0; i < s->nops; i++)
 		free(s->ops[i].frame);
 	free(s->ops);
-	transport_stop(s->tr);
 	raft_free(s->raft);
 	s->raft = NULL;
 	store_close(s->store);

@@ -109,7 +109,9 @@ const char *cc_server_member_name(const struct cc_server *s, const char *id)
 /* ---- bootstrap_expect ---- */
 
 struct peers_ask {
+	struct peers_ask *next;
 	struct cc_server *s;
+	bool closing;
 	char name[GW_NAME_MAX];
 	char addr[RAFT_ADDR_MAX];
 	int attempt;
@@ -121,20 +123,47 @@ static void ask_peers(struct peers_ask *a);
 
 static void on_ask_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct peers_ask *a = h->data;
+	struct cc_server *s = a->s;
+	for (struct peers_ask **pp = &s->asks; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	free(a);
+	server_handle_closed(s);
+}
+
+static void ask_close(struct peers_ask *a)
+{
+	if (!a->closing) {
+		a->closing = true;
+		uv_close((uv_handle_t *)&a->retry, on_ask_closed);
+	}
 }
 
 static void ask_done(struct peers_ask *a)
 {
 	struct cc_server *s = a->s;
-	uv_close((uv_handle_t *)&a->retry, on_ask_closed);
+	ask_close(a);
 	if (--s->bootstrap_pending == 0)
 		bootstrap_finish(s);
 }
 
+void cluster_stop(struct cc_server *s)
+{
+	for (struct peers_ask *a = s->asks; a; a = a->next)
+		ask_close(a);
+}
+
 static void on_retry(uv_timer_t *t)
 {
-	ask_peers(t->data);
+	struct peers_ask *a = t->data;
+	if (a->s->stopping)
+		ask_done(a);
+	else
+		ask_peers(a);
 }
 
 static void on_peers(void *ud, const char *err, const uint8_t *body, size_t len)
@@ -174,7 +203,7 @@ static void on_peers(void *ud, const char *err, const uint8_t *body, size_t len)
 static void ask_peers(struct peers_ask *a)
 {
 	struct cc_server *s = a->s;
-	if (s->stopping || transport_rpc(s->tr, a->addr, "Status.Peers", NULL, 0, 2000, on_peers,
+	if (s->stopping || !s->tr || transport_rpc(s->tr, a->addr, "Status.Peers", NULL, 0, 2000, on_peers,
 	                                 a) != 0)
 		on_peers(a, "connection refused", NULL, 0);
 }
@@ -262,6 +291,9 @@ static void maybe_bootstrap(struct cc_server *s)
 		snprintf(a->addr, sizeof(a->addr), "%s", m->addr);
 		uv_timer_init(s->loop, &a->retry);
 		a->retry.data = a;
+		a->next = s->asks;
+		s->asks = a;
+		s->open_handles++;
 		s->bootstrap_pending++;
 		ask_peers(a);
 	}
@@ -270,6 +302,25 @@ static void maybe_bootstrap(struct cc_server *s)
 }
 
 /* ---- reconcile (leader only) ---- */
+
+/* When a non-voter started keeping up, by server ID (positions in the
+ * configuration shift when it changes). NULL when the table is full. */
+static uint64_t *promote_clock(struct cc_server *s, const char *id)
+{
+	int free_slot = -1;
+	for (int i = 0; i < RAFT_MAX_SERVERS; i++) {
+		if (strcmp(s->promote_id[i], id) == 0)
+			return &s->promote_since[i];
+		if (free_slot < 0 && (!s->promote_id[i][0] ||
+		                      raft_conf_find(raft_configuration(s->raft), s->promote_id[i]) < 0))
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return NULL;
+	snprintf(s->promote_id[free_slot], RAFT_ID_MAX, "%s", id);
+	s->promote_since[free_slot] = 0;
+	return &s->promote_since[free_slot];
+}
 
 /* One configuration change per call: the core refuses a second one until the
  * first is committed, and the next tick continues. */
@@ -315,23 +366,24 @@ static void reconcile(struct cc_server *s)
 			return;
 		}
 	}
-	/* promote non-voters that have kept up for a while */
+	/* promote non-voters that have kept up for a while (not servers that
+	 * gossip the nonvoter tag: they asked to stay non-voters) */
 	for (unsigned k = 0; k < c->n; k++) {
 		const struct raft_server *x = &c->s[k];
-		if (x->voter) {
-			s->promote_since[k] = 0;
+		const struct srv_member *m = cluster_member_by_id(s, x->id);
+		uint64_t *since = promote_clock(s, x->id);
+		if (x->voter || !since || (m && m->nonvoter))
 			continue;
-		}
 		uint64_t match, ago;
 		bool ok = raft_progress(s->raft, x->id, &match, &ago, now) &&
 		          match + 64 >= raft_commit_index(s->raft) && ago < s->election_ms;
 		if (!ok) {
-			s->promote_since[k] = 0;
+			*since = 0;
 			continue;
 		}
-		if (!s->promote_since[k])
-			s->promote_since[k] = now;
-		if (now - s->promote_since[k] < PROMOTE_STABLE_MS)
+		if (!*since)
+			*since = now;
+		if (now - *since < PROMOTE_STABLE_MS)
 			continue;
 		char desc[RAFT_ID_MAX + RAFT_ADDR_MAX + 40];
 		snprintf(desc, sizeof(desc), "Server (ID: \"%s\" Address: \"%s\")", x->id, x->addr);
@@ -340,7 +392,7 @@ static void reconcile(struct cc_server *s)
 		memcpy(addr, x->addr, sizeof(addr));
 		if (raft_add_server(s->raft, now, id, addr, true, NULL) == 0) {
 			CC_INFO(MOD_SERVER, "Promoting server to voter", "server", desc);
-			s->promote_since[k] = 0;
+			*since = 0;
 			server_drive(s);
 		}
 		return;

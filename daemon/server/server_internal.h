@@ -38,7 +38,7 @@ struct req {
 	bool is_write, is_remove;
 	enum cc_read_mode mode;
 	uint64_t index, term, id;
-	uint64_t hold_deadline;
+	uint64_t hold_deadline, retry_at, tried;
 	uint8_t *cmd;               /* encoded KV command / peer to remove */
 	size_t cmd_len;
 	struct tr_call *call;       /* set when the request came over RPC */
@@ -74,6 +74,7 @@ struct cc_server {
 	size_t snap_len;
 	uint64_t snap_index;
 	uint64_t applied_bytes;     /* command bytes applied since that snapshot */
+	uint64_t applied;           /* last index applied to kv (any entry type) */
 	/* requests */
 	struct req *reqs;
 	uint64_t next_req_id;
@@ -89,7 +90,9 @@ struct cc_server {
 	/* LAN servers, refreshed from gossip */
 	struct srv_member members[MAX_MEMBERS];
 	size_t nmembers;
+	char promote_id[RAFT_MAX_SERVERS][RAFT_ID_MAX];
 	uint64_t promote_since[RAFT_MAX_SERVERS];
+	struct peers_ask *asks;     /* bootstrap_expect's Status.Peers calls */
 	/* graceful leave */
 	void (*leave_done)(void *ud);
 	void *leave_ud;
@@ -106,6 +109,8 @@ struct cc_server {
 
 /* server.c */
 void server_drive(struct cc_server *s);
+/* A handle counted in open_handles has closed (frees s after the last). */
+void server_handle_closed(struct cc_server *s);
 uint64_t server_now(const struct cc_server *s);
 struct req *server_req_new(struct cc_server *s, enum req_kind kind);
 void server_req_answer(struct req *r);
@@ -116,6 +121,8 @@ void server_on_rpc(void *ud, struct tr_call *call, const char *method, const uin
 void cluster_member_event(struct cc_server *s, enum swim_event ev,
                           const struct swim_member_info *m);
 void cluster_tick(struct cc_server *s);
+/* Closes what bootstrap_expect still has pending (at shutdown). */
+void cluster_stop(struct cc_server *s);
 void cluster_on_leadership(struct cc_server *s, bool acquired);
 const struct srv_member *cluster_member_by_id(const struct cc_server *s, const char *id);
 const struct srv_member *cluster_member_by_addr(const struct cc_server *s, const char *addr);

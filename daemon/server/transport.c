@@ -549,7 +549,13 @@ void transport_rpc_reply(struct tr_call *call, const char *err, const uint8_t *b
 			continue;
 		uint8_t *frame;
 		size_t flen;
-		if (raft_wire_encode_response(call->seq, err ? err : "", body, len, &frame, &flen) == 0)
+		int rc = raft_wire_encode_response(call->seq, err ? err : "", body, len, &frame, &flen);
+		if (rc) /* too large, say: the caller must not wait for its timeout */
+			rc = raft_wire_encode_response(call->seq, rc == -E2BIG
+			                                                  ? "rpc error: response too large"
+			                                                  : "rpc error: out of memory",
+			                               NULL, 0, &frame, &flen);
+		if (rc == 0)
 			conn_write(c, frame, flen);
 		break;
 	}
