@@ -192,6 +192,32 @@ run operator raft
 run --help
 assert_contains "$TMP/o" "    kv           Interact with the key-value store" "top-level usage lists kv"
 
+# ---- garbage on the server port: the connection closes, the agent stays ----
+SP=$((P + 1))
+curl -s -X PUT -d still "$URL/v1/kv/garbage/check" >/dev/null
+python3 - "$IP" "$SP" <<'PY'
+import socket, sys
+ip, port = sys.argv[1], int(sys.argv[2])
+for payload in (b"\x07junk",                              # unknown connection type
+                b"\x01" + b"\xff\xff\xff\xff" + b"x",       # frame length over the limit
+                b"\x01\x00\x00\x00\x05\x93\x01\x02\x03\xc1",  # msgpack that is not a message
+                b"\x00\x00\x00\x00\x03\xa1xy"):             # a broken RPC request
+    s = socket.create_connection((ip, port), timeout=2)
+    s.sendall(payload)
+    try:
+        s.settimeout(2)
+        s.recv(100)   # the agent closes the connection: EOF
+    except OSError:
+        pass
+    s.close()
+PY
+alive $A && ok "garbage on the server port did not kill the agent" || fail "agent died on garbage"
+[ "$(curl -s "$URL/v1/kv/garbage/check?raw")" = still ] && ok "and it still answers" || fail "agent stopped answering after garbage"
+for m in "failed to accept connection" "failed to read frame, closing connection" \
+         "failed to decode incoming command, closing connection" "failed to decode RPC request, closing connection"; do
+  grep -q "agent.server.raft: $m: peer=127\.[0-9.]*:[0-9]* error=" "$TMP/agent.out" && ok "warning names the peer: $m" || fail "no warning '$m'"
+done
+
 # ---- clean exit ----
 kill -TERM $A
 wait_exit $A 15
