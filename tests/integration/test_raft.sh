@@ -193,6 +193,25 @@ rest5=(); for n in "${N5[@]}"; do [ "$n" != "$LN" ] && rest5+=("$n"); done
 new_leader5() { l=$(agreed_leader "$T5" "${rest5[@]}") && [ "$l" != "$L" ]; }
 wait_for 15 new_leader5 && ok "5 servers: leader SIGKILLed -> new leader known by all four after $(ms_since $t0) ms" || fail "5 servers: no new leader"
 [ "$(api "$T5" client1 PUT /v1/kv/from/client1b yes)" = true ] && ok "clients keep writing after the failover" || fail "client write after failover"
+# graceful leave: a follower leaves -> the leader removes it from Raft; the
+# leader leaves -> it hands leadership over first, then is removed
+servers_in_conf() { # topology node: the Raft configuration's server count
+  api "$1" "$2" GET /v1/operator/raft/configuration | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Servers"]))'
+}
+L2=$(agreed_leader "$T5" "${rest5[@]}"); LN2=$(node_at "$T5" "$L2")
+F=""; for n in "${rest5[@]}"; do [ "$n" != "$LN2" ] && F=$n && break; done
+"$HARNESS" -t "$T5" exec "$F" -- conclave leave >/dev/null 2>&1
+conf_is() { [ "$(servers_in_conf "$T5" "$LN2")" = "$1" ]; }
+wait_for 15 conf_is 4 && ok "a follower's graceful leave removes it from the Raft configuration" || fail "left follower still in the configuration ($(servers_in_conf "$T5" "$LN2"))"
+rest6=(); for n in "${rest5[@]}"; do [ "$n" != "$F" ] && rest6+=("$n"); done
+"$HARNESS" -t "$T5" exec "$LN2" -- conclave leave >/dev/null 2>&1
+rest7=(); for n in "${rest6[@]}"; do [ "$n" != "$LN2" ] && rest7+=("$n"); done
+moved() { l=$(agreed_leader "$T5" "${rest7[@]}") && [ "$l" != "$L2" ]; }
+wait_for 15 moved && ok "the leader's graceful leave hands leadership to another server" || fail "no new leader after the leader left"
+NL=$(node_at "$T5" "$(agreed_leader "$T5" "${rest7[@]}")")
+conf3() { [ "$(servers_in_conf "$T5" "$NL")" = 3 ]; }
+wait_for 15 conf3 && ok "and the old leader is out of the configuration" || fail "old leader still in the configuration"
+"$HARNESS" -t "$T5" logs "$LN2" | grep -q "agent.server.raft: starting leadership transfer" && ok "the leaving leader logged the transfer" || fail "no transfer logged"
 "$HARNESS" down "$T5" >/dev/null 2>&1 || fail "down of dc1-5"
 
 # ---- bootstrap_expect mismatch ----
