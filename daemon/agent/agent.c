@@ -54,6 +54,8 @@ static void shutdown_endpoints(struct cc_agent *a)
 static void finish_shutdown(struct cc_agent *a, bool left)
 {
 	agent_forward_stop(a);
+	if (a->server)
+		agent_kv_watch_stop(a);
 	if (a->server) {
 		CC_INFO("agent.server", "shutting down server");
 		cc_server_stop(a->server);
@@ -220,8 +222,10 @@ int cc_agent_run(const struct cc_config *cfg)
 	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (a.server)
+	if (a.server) {
 		cc_server_set_lan(a.server, a.lan);
+		agent_kv_watch_start(&a);
+	}
 	printf("==> Conclave agent running!\n");
 	fflush(stdout);
 	agent_gossip_join(&a);

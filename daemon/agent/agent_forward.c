@@ -109,7 +109,7 @@ static char *get_str(struct rbuf *r, size_t max)
 	return s;
 }
 
-enum { F_RECURSE = 1, F_KEYS = 2, F_RAW = 4, F_PRETTY = 8, F_CAS = 16 };
+enum { F_RECURSE = 1, F_KEYS = 2, F_RAW = 4, F_PRETTY = 8, F_CAS = 16, F_BLOCKING = 32 };
 
 static int encode_params(const struct kv_params *p, struct wbuf *w)
 {
@@ -117,7 +117,10 @@ static int encode_params(const struct kv_params *p, struct wbuf *w)
 	put(w, &v, 1);
 	put_bytes(w, p->method, strlen(p->method));
 	put_u64(w, (p->recurse ? F_RECURSE : 0) | (p->keys ? F_KEYS : 0) | (p->raw ? F_RAW : 0) |
-	               (p->pretty ? F_PRETTY : 0) | (p->has_cas ? F_CAS : 0));
+	               (p->pretty ? F_PRETTY : 0) | (p->has_cas ? F_CAS : 0) |
+	               (p->blocking ? F_BLOCKING : 0));
+	put_u64(w, p->index);
+	put_u64(w, p->wait_ms);
 	put_u64(w, (uint64_t)p->mode);
 	put_u64(w, p->cas);
 	put_u64(w, p->flags);
@@ -137,7 +140,10 @@ static int decode_params(const uint8_t *b, size_t len, struct kv_params *p)
 	if (m)
 		snprintf(p->method, sizeof(p->method), "%s", m);
 	free(m);
-	uint64_t f = get_u64(&r), mode = get_u64(&r);
+	uint64_t f = get_u64(&r);
+	p->index = get_u64(&r);
+	p->wait_ms = get_u64(&r);
+	uint64_t mode = get_u64(&r);
 	p->cas = get_u64(&r);
 	p->flags = get_u64(&r);
 	p->key = get_str(&r, KV_KEY_MAX);
@@ -156,6 +162,9 @@ static int decode_params(const uint8_t *b, size_t len, struct kv_params *p)
 	p->raw = f & F_RAW;
 	p->pretty = f & F_PRETTY;
 	p->has_cas = f & F_CAS;
+	p->blocking = f & F_BLOCKING;
+	if (p->wait_ms > 10u * 60u * 1000u)   /* Consul's max_query_time */
+		p->wait_ms = 10u * 60u * 1000u;
 	p->mode = (enum cc_read_mode)mode;
 	return 0;
 }
@@ -307,7 +316,9 @@ void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pe
 		/* spread requests over the servers */
 		const char *addr = pc.addrs[a->next_server++ % pc.n];
 		f->pending = pending;
-		if (transport_rpc(a->rpc, addr, "KVS.Forward", w.p, w.len, FORWARD_TIMEOUT_MS,
+		/* a blocking query holds the answer for up to its wait (+1/16) */
+		uint64_t t = FORWARD_TIMEOUT_MS + (p->blocking ? p->wait_ms + p->wait_ms / 16 : 0);
+		if (transport_rpc(a->rpc, addr, "KVS.Forward", w.p, w.len, (uint32_t)t,
 		                  on_forward_answer, f) == 0) {
 			free(w.p);
 			kv_params_free(p);

@@ -34,6 +34,10 @@ struct cc_agent {
 	int join_attempts;
 	/* servers: Raft, bootstrap_expect, KV */
 	struct cc_server *server;
+	/* KV blocking queries parked until their index moves or time is up */
+	struct kv_call *watchers;
+	uv_timer_t watch_timer;
+	bool have_watch_timer;
 	/* clients: server RPC, to forward requests to a server */
 	struct transport *rpc;
 	unsigned next_server;
@@ -46,6 +50,10 @@ struct kv_params {
 	char *key, *separator;
 	bool recurse, keys, raw, pretty, has_cas;
 	uint64_t cas, flags;
+	/* a blocking query: ?index=N waits (up to wait_ms) until the answer's
+	 * X-Consul-Index moves past N */
+	bool blocking;
+	uint64_t index, wait_ms;
 	enum cc_read_mode mode;
 	uint8_t *body;
 	size_t body_len;
@@ -77,6 +85,10 @@ void kv_params_free(struct kv_params *p);
  * pending, or back to the client agent that forwarded it (call). */
 void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending,
                   struct tr_call *call, const char *path);
+/* Blocking queries: set up on a server at start; answered (with what the
+ * store holds) before it stops. */
+void agent_kv_watch_start(struct cc_agent *a);
+void agent_kv_watch_stop(struct cc_agent *a);
 
 /* agent_forward.c: client agents forward KV requests to a server (server RPC
  * KVS.Forward); servers run them and send the HTTP answer back. */

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "agent/agent_internal.h"
+#include "config/config.h"
 #include "kv/kv.h"
 #include "log/log.h"
 #include "server/server.h"
@@ -90,7 +91,12 @@ static int read_mode(const struct cc_http_req *req, enum cc_read_mode *mode,
 	return 0;
 }
 
+#define WAIT_DEFAULT_MS (5u * 60u * 1000u)   /* Consul's default_query_time */
+#define WAIT_MAX_MS (10u * 60u * 1000u)      /* and max_query_time */
+
 struct kv_call {
+	struct kv_call *next;              /* parked blocking queries */
+	uint64_t deadline;
 	struct cc_agent *a;
 	struct kv_params p;
 	struct cc_http_pending *pending;   /* asked over HTTP here */
@@ -153,6 +159,84 @@ static int add_key(void *ud, const char *k)
 	return 0;
 }
 
+static void arm_watch_timer(struct cc_agent *a);
+
+static void park(struct kv_call *c)
+{
+	c->next = c->a->watchers;
+	c->a->watchers = c;
+	arm_watch_timer(c->a);
+}
+
+static void on_kv_ready(void *ud, const char *err);
+
+/* Answers the parked queries whose index moved or whose time is up (all of
+ * them with force). */
+static void wake_watchers(struct cc_agent *a, bool force)
+{
+	uint64_t now = uv_now(&a->loop);
+	struct kv_call *keep = NULL, *due = NULL, *c;
+	while ((c = a->watchers)) {
+		a->watchers = c->next;
+		bool moved = kv_prefix_index(cc_server_kv(a->server), c->p.key) > c->p.index;
+		if (force || moved || now >= c->deadline) {
+			c->next = due;
+			due = c;
+		} else {
+			c->next = keep;
+			keep = c;
+		}
+	}
+	a->watchers = keep;
+	while ((c = due)) {
+		due = c->next;
+		c->deadline = 0;   /* answer now, with what is there */
+		on_kv_ready(c, NULL);
+	}
+	arm_watch_timer(a);
+}
+
+static void on_watch_timer(uv_timer_t *t)
+{
+	wake_watchers(t->data, false);
+}
+
+static void arm_watch_timer(struct cc_agent *a)
+{
+	if (!a->have_watch_timer)
+		return;
+	uint64_t next = UINT64_MAX, now = uv_now(&a->loop);
+	for (struct kv_call *c = a->watchers; c; c = c->next)
+		if (c->deadline < next)
+			next = c->deadline;
+	if (next == UINT64_MAX)
+		uv_timer_stop(&a->watch_timer);
+	else
+		uv_timer_start(&a->watch_timer, on_watch_timer, next > now ? next - now : 0, 0);
+}
+
+static void on_kv_changed(void *ud)
+{
+	wake_watchers(ud, false);
+}
+
+void agent_kv_watch_start(struct cc_agent *a)
+{
+	uv_timer_init(&a->loop, &a->watch_timer);
+	a->watch_timer.data = a;
+	a->have_watch_timer = true;
+	cc_server_set_kv_watch(a->server, on_kv_changed, a);
+}
+
+void agent_kv_watch_stop(struct cc_agent *a)
+{
+	if (!a->have_watch_timer)
+		return;
+	wake_watchers(a, true);
+	a->have_watch_timer = false;
+	uv_close((uv_handle_t *)&a->watch_timer, NULL);
+}
+
 static void on_kv_ready(void *ud, const char *err)
 {
 	struct kv_call *c = ud;
@@ -164,7 +248,12 @@ static void on_kv_ready(void *ud, const char *err)
 		return;
 	}
 	const struct kv *kv = cc_server_kv(s);
-	query_meta(s, &resp, kv_prefix_index(kv, c->p.key));
+	uint64_t index = kv_prefix_index(kv, c->p.key);
+	if (c->p.blocking && index <= c->p.index && uv_now(&c->a->loop) < c->deadline) {
+		park(c);
+		return;
+	}
+	query_meta(s, &resp, index);
 	if (c->p.keys) {
 		cJSON *arr = cJSON_CreateArray();
 		size_t n = kv_keys(kv, c->p.key, c->p.separator, add_key, arr);
@@ -240,6 +329,26 @@ int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct c
 		return -1;
 	}
 	p->has_cas = cas != NULL;
+	const char *index = cc_http_query(req, "index"), *wait = cc_http_query(req, "wait");
+	if (index && strcmp(req->method, "GET") == 0) {
+		if (parse_u64(index, &p->index)) {
+			cc_http_error(resp, 400, "Invalid index");
+			return -1;
+		}
+		p->blocking = p->index > 0;
+		p->wait_ms = WAIT_DEFAULT_MS;
+		if (wait) {
+			int64_t ns;
+			const char *why;
+			if (cc_duration_parse(wait, &ns, &why) || ns < 0) {
+				cc_http_error(resp, 400, "Invalid wait time");
+				return -1;
+			}
+			p->wait_ms = (uint64_t)(ns / 1000000);
+		}
+		if (p->wait_ms > WAIT_MAX_MS)
+			p->wait_ms = WAIT_MAX_MS;
+	}
 	p->key = strdup(req->suffix);
 	p->separator = strdup(sep ? sep : "");
 	p->body = malloc(req->body_len ? req->body_len : 1);
@@ -323,6 +432,11 @@ void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pendin
 	c->pending = pending;
 	c->call = call;
 	snprintf(c->path, sizeof(c->path), "%s", path);
+	if (c->p.blocking) {
+		/* Consul adds up to wait/16 of jitter so that watchers spread out */
+		uint64_t w = c->p.wait_ms;
+		c->deadline = uv_now(&a->loop) + w + (w >= 16 ? (uint64_t)rand() % (w / 16) : 0);
+	}
 	if (strcmp(c->p.method, "GET") == 0) {
 		cc_server_read_barrier(a->server, c->p.mode, on_kv_ready, c);
 	} else {

@@ -511,6 +511,7 @@ static void on_apply(struct cc_server *s, const struct raft_entry *e)
 	s->applied = e->index;
 	s->applied_bytes += e->len;
 	if (e->type == RAFT_ENTRY_COMMAND) {
+		s->kv_changed = true;
 		if (kv_apply(s->kv, e->index, e->data, e->len, &result))
 			CC_WARN(MOD_SERVER, "skipping a malformed KV command in the log");
 	}
@@ -627,6 +628,10 @@ static void flush(struct cc_server *s, bool may_snapshot)
 	     s->applied_bytes >= SNAPSHOT_BYTES))
 		take_snapshot(s);
 	arm_req_timer(s);
+	if (s->kv_changed && s->kv_watch) {
+		s->kv_changed = false;
+		s->kv_watch(s->kv_watch_ud);
+	}
 }
 
 static void on_prepare(uv_prepare_t *p)
@@ -653,6 +658,7 @@ static void install_snapshot(struct cc_server *s, const struct raft_out *x)
 	s->snap_len = s->snap_data ? x->msg.len : 0;
 	s->snap_index = x->msg.snap_index;
 	s->applied = x->msg.snap_index;
+	s->kv_changed = true;
 	for (struct req *r = s->reqs; r; r = r->next)
 		if (r->kind == REQ_APPLIED && r->index <= s->applied)
 			r->kind = REQ_READY;
@@ -981,6 +987,12 @@ void cc_server_stats(const struct cc_server *s, uint64_t *term, uint64_t *commit
 	*applied = raft_applied_index(s->raft);
 	*last_index = raft_last_index(s->raft);
 	*state = raft_role_name(raft_role(s->raft));
+}
+
+void cc_server_set_kv_watch(struct cc_server *s, void (*fn)(void *ud), void *ud)
+{
+	s->kv_watch = fn;
+	s->kv_watch_ud = ud;
 }
 
 void cc_server_set_forward(struct cc_server *s,

@@ -59,6 +59,9 @@ void cc_server_set_forward(struct cc_server *s,
                            void (*fn)(void *ud, struct tr_call *call, const uint8_t *body,
                                       size_t len),
                            void *ud);
+/* Called once per batch that applied KV commands (blocking queries). */
+void cc_server_set_kv_watch(struct cc_server *s, void (*fn)(void *ud), void *ud);
+
 /* For a LAN member that is a Consul server of datacenter dc: its server RPC
  * address ("ip:port") into addr. */
 bool cc_server_rpc_addr(const struct swim_member_info *m, const char *dc, char *addr, size_t cap);

@@ -98,6 +98,10 @@ struct cc_server {
 	void *leave_ud;
 	uint64_t leave_deadline;
 	bool leaving, leave_requested, leave_removed;
+	/* blocking queries: told when a batch applied KV commands */
+	void (*kv_watch)(void *ud);
+	void *kv_watch_ud;
+	bool kv_changed;
 	/* KVS.Forward from client agents */
 	void (*forward)(void *ud, struct tr_call *call, const uint8_t *body, size_t len);
 	void *forward_ud;

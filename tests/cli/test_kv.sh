@@ -192,6 +192,24 @@ run operator raft
 run --help
 assert_contains "$TMP/o" "    kv           Interact with the key-value store" "top-level usage lists kv"
 
+# ---- blocking queries: ?index=N&wait=D returns when the index moves ----
+curl -s -X PUT -d one "$URL/v1/kv/block/k" >/dev/null
+IDX=$(curl -s -D - -o /dev/null "$URL/v1/kv/block/k" | tr -d '\r' | awk 'tolower($1)=="x-consul-index:" {print $2}')
+t0=$(date +%s%N)
+curl -s --max-time 15 "$URL/v1/kv/block/k?index=$IDX&wait=10s&raw" >"$TMP/blocked" &
+BQ=$!
+sleep 0.5
+curl -s -X PUT -d two "$URL/v1/kv/block/k" >/dev/null
+wait $BQ
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(cat "$TMP/blocked")" = two ] && [ $ms -lt 3000 ] && ok "a blocking query wakes on the write (${ms} ms after it began, the write at 500 ms)" || fail "blocking query gave '$(cat "$TMP/blocked")' after $ms ms"
+t0=$(date +%s%N)
+out=$(curl -s --max-time 10 "$URL/v1/kv/block/k?index=$((IDX + 1000))&wait=1s&raw")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$out" = two ] && [ $ms -ge 1000 ] && [ $ms -lt 3000 ] && ok "without a change it answers after the wait (${ms} ms for wait=1s)" || fail "wait=1s answered '$out' after $ms ms"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/kv/block/k?index=x")" = 400 ] && ok "bad index: 400" || fail "bad index not 400"
+[ "$(curl -s "$URL/v1/kv/block/k?index=1&wait=soon")" = "Invalid wait time" ] && ok "bad wait: Invalid wait time" || fail "bad wait text"
+
 # ---- garbage on the server port: the connection closes, the agent stays ----
 SP=$((P + 1))
 curl -s -X PUT -d still "$URL/v1/kv/garbage/check" >/dev/null

@@ -185,6 +185,13 @@ L=$(agreed_leader "$T5" "${N5[@]}") && ok "5 servers: one leader ($L)" || fail "
 [ "$(api "$T5" client1 PUT /v1/kv/from/client1 c1)" = true ] && ok "a client agent forwards a KV write to a server" || fail "client KV write"
 [ "$(api "$T5" node4 GET '/v1/kv/from/client1?raw')" = c1 ] && ok "the write is on the servers" || fail "client write not on servers"
 [ "$(api "$T5" client2 GET '/v1/kv/from/client1?raw')" = c1 ] && ok "another client reads it through a server" || fail "client KV read"
+IDX=$("$HARNESS" -t "$T5" exec client1 -- sh -c 'curl -s -D - -o /dev/null "$CONCLAVE_HTTP_ADDR/v1/kv/from/client1"' | tr -d '\r' | awk 'tolower($1)=="x-consul-index:" {print $2}')
+api "$T5" client1 GET "/v1/kv/from/client1?index=$IDX&wait=10s&raw" >"$TMP/blocked" &
+BQ=$!
+sleep 0.5
+api "$T5" client2 PUT /v1/kv/from/client1 c2 >/dev/null
+wait $BQ
+[ "$(cat "$TMP/blocked")" = c2 ] && ok "a blocking query through one client wakes on a write through the other" || fail "forwarded blocking query gave '$(cat "$TMP/blocked")'"
 code=$("$HARNESS" -t "$T5" exec client2 -- sh -c 'curl -s -o /dev/null -w "%{http_code}" "$CONCLAVE_HTTP_ADDR/v1/kv/from/none"')
 [ "$code" = 404 ] && ok "a missing key is 404 through a client too" || fail "client 404 gave $code"
 LN=$(node_at "$T5" "$L")
