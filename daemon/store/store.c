@@ -31,8 +31,8 @@
 
 size_t store_map_size_initial = (size_t)1 << 30;
 
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
+
+void store_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
 		return;
@@ -120,7 +120,7 @@ static int make_dir(const char *path, bool *created, char *err, size_t errlen)
 			return 0;
 		e = ENOTDIR;
 	}
-	seterr(err, errlen, "%s: creating the directory: %s", path, strerror(e));
+	store_seterr(err, errlen, "%s: creating the directory: %s", path, strerror(e));
 	return -e;
 }
 
@@ -159,12 +159,12 @@ static int key_index(struct store *s, const MDB_val *k, uint64_t *index, char *m
                      size_t msglen)
 {
 	if (k->mv_size != 8) {
-		seterr(msg, msglen, "%s: a log key of %zu bytes (want 8)", s->db_path, k->mv_size);
+		store_seterr(msg, msglen, "%s: a log key of %zu bytes (want 8)", s->db_path, k->mv_size);
 		return -EIO;
 	}
 	*index = store_get_be64(k->mv_data);
 	if (*index == 0) {
-		seterr(msg, msglen, "%s: a log entry at index 0", s->db_path);
+		store_seterr(msg, msglen, "%s: a log entry at index 0", s->db_path);
 		return -EIO;
 	}
 	return 0;
@@ -245,12 +245,12 @@ int store_open(const char *data_dir, struct store **out, char *err, size_t errle
 {
 	*out = NULL;
 	if (!data_dir || !*data_dir) {
-		seterr(err, errlen, "store: no data directory");
+		store_seterr(err, errlen, "store: no data directory");
 		return -EINVAL;
 	}
 	struct store *s = calloc(1, sizeof(*s));
 	if (!s) {
-		seterr(err, errlen, "store: out of memory");
+		store_seterr(err, errlen, "store: out of memory");
 		return -ENOMEM;
 	}
 	char raft_dir[PATH_MAX];
@@ -259,7 +259,7 @@ int store_open(const char *data_dir, struct store **out, char *err, size_t errle
 	            sizeof(s->db_path) ||
 	    (size_t)snprintf(s->snap_dir, sizeof(s->snap_dir), "%s/snapshots", raft_dir) >=
 	            sizeof(s->snap_dir)) {
-		seterr(err, errlen, "%s: path too long", data_dir);
+		store_seterr(err, errlen, "%s: path too long", data_dir);
 		free(s);
 		return -ENAMETOOLONG;
 	}
@@ -303,7 +303,7 @@ int store_open(const char *data_dir, struct store **out, char *err, size_t errle
 	if (!rc && new_raft)
 		rc = store_fsync_dir(synced = data_dir);
 	if (rc) {
-		seterr(err, errlen, "%s: syncing the directory: %s", synced, strerror(-rc));
+		store_seterr(err, errlen, "%s: syncing the directory: %s", synced, strerror(-rc));
 		mdb_env_close(s->env);
 		free(s);
 		return rc;
@@ -318,7 +318,7 @@ int store_open(const char *data_dir, struct store **out, char *err, size_t errle
 	/* A damaged hard state stops the open: the daemon must not run on a term
 	 * and vote it cannot read. */
 	if ((rc = hard_state_in(s, txn, NULL, NULL))) {
-		seterr(err, errlen, "%s", s->last_err);
+		store_seterr(err, errlen, "%s", s->last_err);
 		mdb_txn_abort(txn);
 		mdb_env_close(s->env);
 		free(s);
@@ -337,7 +337,7 @@ int store_open(const char *data_dir, struct store **out, char *err, size_t errle
 	return 0;
 
 fail:
-	seterr(err, errlen, "%s: %s: %s", s->db_path, what, mdb_strerror(rc));
+	store_seterr(err, errlen, "%s: %s: %s", s->db_path, what, mdb_strerror(rc));
 	if (txn)
 		mdb_txn_abort(txn);
 	if (s->env)
@@ -396,17 +396,17 @@ static int decode_entry(struct store *s, const MDB_val *k, const MDB_val *v,
 		return rc;
 	const uint8_t *p = v->mv_data;
 	if (v->mv_size < LOG_HDR) {
-		seterr(msg, msglen, "%s: log entry %" PRIu64 ": value of %zu bytes, too short "
+		store_seterr(msg, msglen, "%s: log entry %" PRIu64 ": value of %zu bytes, too short "
 		       "for the header", s->db_path, index, v->mv_size);
 		return -EIO;
 	}
 	if (p[0] != LOG_VERSION) {
-		seterr(msg, msglen, "%s: log entry %" PRIu64 ": unknown format version %u",
+		store_seterr(msg, msglen, "%s: log entry %" PRIu64 ": unknown format version %u",
 		       s->db_path, index, p[0]);
 		return -EIO;
 	}
 	if (p[1] < RAFT_ENTRY_COMMAND || p[1] > RAFT_ENTRY_NOOP) {
-		seterr(msg, msglen, "%s: log entry %" PRIu64 ": unknown entry type %u",
+		store_seterr(msg, msglen, "%s: log entry %" PRIu64 ": unknown entry type %u",
 		       s->db_path, index, p[1]);
 		return -EIO;
 	}
@@ -414,7 +414,7 @@ static int decode_entry(struct store *s, const MDB_val *k, const MDB_val *v,
 	crc = store_crc32(crc, p, 10);
 	crc = store_crc32(crc, p + LOG_HDR, v->mv_size - LOG_HDR);
 	if (crc != store_get_be32(p + 10)) {
-		seterr(msg, msglen, "%s: log entry %" PRIu64 ": checksum mismatch", s->db_path,
+		store_seterr(msg, msglen, "%s: log entry %" PRIu64 ": checksum mismatch", s->db_path,
 		       index);
 		return -EIO;
 	}
@@ -435,12 +435,12 @@ int store_log_walk(struct store *s, uint64_t from,
 	MDB_cursor *c;
 	int rc = read_begin(s, &txn);
 	if (rc) {
-		seterr(err, errlen, "%s", s->last_err);
+		store_seterr(err, errlen, "%s", s->last_err);
 		return rc;
 	}
 	rc = mdb_cursor_open(txn, s->logs, &c);
 	if (rc) {
-		seterr(err, errlen, "%s: log cursor: %s", s->db_path, mdb_strerror(rc));
+		store_seterr(err, errlen, "%s: log cursor: %s", s->db_path, mdb_strerror(rc));
 		read_end(s, txn);
 		return mdb_errno(rc);
 	}
@@ -456,7 +456,7 @@ int store_log_walk(struct store *s, uint64_t from,
 			break;
 		/* The store only ever holds a contiguous log; a hole is damage. */
 		if (prev && e.index != prev + 1) {
-			seterr(err, errlen, "%s: log entry %" PRIu64 " follows %" PRIu64
+			store_seterr(err, errlen, "%s: log entry %" PRIu64 " follows %" PRIu64
 			       " (a gap in the log)", s->db_path, e.index, prev);
 			ret = -EIO;
 			break;
@@ -467,7 +467,7 @@ int store_log_walk(struct store *s, uint64_t from,
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	if (!ret && rc && rc != MDB_NOTFOUND) {
-		seterr(err, errlen, "%s: reading the log after index %" PRIu64 ": %s", s->db_path,
+		store_seterr(err, errlen, "%s: reading the log after index %" PRIu64 ": %s", s->db_path,
 		       prev, mdb_strerror(rc));
 		ret = mdb_errno(rc);
 	}
@@ -487,7 +487,7 @@ static int maybe_grow(struct store *s, char *err, size_t errlen)
 	if (!rc)
 		rc = mdb_env_stat(s->env, &st);
 	if (rc) {
-		seterr(err, errlen, "%s: reading the map size: %s", s->db_path, mdb_strerror(rc));
+		store_seterr(err, errlen, "%s: reading the map size: %s", s->db_path, mdb_strerror(rc));
 		return mdb_errno(rc);
 	}
 	size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
@@ -496,7 +496,7 @@ static int maybe_grow(struct store *s, char *err, size_t errlen)
 		return 0;
 	do {
 		if (size > SIZE_MAX / 2) {
-			seterr(err, errlen, "%s: the map cannot grow past %zu bytes", s->db_path,
+			store_seterr(err, errlen, "%s: the map cannot grow past %zu bytes", s->db_path,
 			       size);
 			return -ENOSPC;
 		}
@@ -504,7 +504,7 @@ static int maybe_grow(struct store *s, char *err, size_t errlen)
 	} while (used > size / 2);
 	rc = mdb_env_set_mapsize(s->env, size);
 	if (rc) {
-		seterr(err, errlen, "%s: growing the map to %zu bytes: %s", s->db_path, size,
+		store_seterr(err, errlen, "%s: growing the map to %zu bytes: %s", s->db_path, size,
 		       mdb_strerror(rc));
 		return mdb_errno(rc);
 	}
@@ -515,7 +515,7 @@ static int maybe_grow(struct store *s, char *err, size_t errlen)
 int store_begin(struct store *s, char *err, size_t errlen)
 {
 	if (s->txn) {
-		seterr(err, errlen, "%s: a batch is already open", s->db_path);
+		store_seterr(err, errlen, "%s: a batch is already open", s->db_path);
 		return -EBUSY;
 	}
 	int rc = maybe_grow(s, err, errlen);
@@ -524,7 +524,7 @@ int store_begin(struct store *s, char *err, size_t errlen)
 	rc = txn_begin(s, 0, &s->txn);
 	if (rc) {
 		s->txn = NULL;
-		seterr(err, errlen, "%s: starting a batch: %s", s->db_path, mdb_strerror(rc));
+		store_seterr(err, errlen, "%s: starting a batch: %s", s->db_path, mdb_strerror(rc));
 		return mdb_errno(rc);
 	}
 	s->batch_rc = 0;
@@ -655,12 +655,12 @@ int store_append(struct store *s, const struct raft_entry *entries, size_t n)
 int store_commit(struct store *s, char *err, size_t errlen)
 {
 	if (!s->txn) {
-		seterr(err, errlen, "%s: commit without a batch", s->db_path);
+		store_seterr(err, errlen, "%s: commit without a batch", s->db_path);
 		return -EINVAL;
 	}
 	if (s->batch_rc) {
 		int rc = s->batch_rc;
-		seterr(err, errlen, "%s (batch discarded)", s->batch_msg);
+		store_seterr(err, errlen, "%s (batch discarded)", s->batch_msg);
 		store_abort(s);
 		return rc;
 	}
@@ -672,7 +672,7 @@ int store_commit(struct store *s, char *err, size_t errlen)
 	if (rc) {
 		if (rc == MDB_MAP_FULL)
 			s->grow = true;
-		seterr(err, errlen, "%s: commit: %s (batch discarded)", s->db_path,
+		store_seterr(err, errlen, "%s: commit: %s (batch discarded)", s->db_path,
 		       mdb_strerror(rc));
 		return mdb_errno(rc);
 	}

@@ -36,6 +36,10 @@ struct store {
  * exercise growth; the map doubles whenever it is more than half used. */
 extern size_t store_map_size_initial;
 
+/* Writes a message into the caller's err buffer (NULL or 0 length: none). */
+void store_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* CRC-32 (IEEE, zlib's): start with crc 0, feed pieces in order. */
 static inline uint32_t store_crc32(uint32_t crc, const void *buf, size_t len)
 {

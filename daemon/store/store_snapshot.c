@@ -36,16 +36,6 @@ struct snap_file {
 	char name[SNAP_NAME_MAX];
 };
 
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Digits only (no sign, no space), without overflow; p advances past them. */
 static bool parse_u64(const char **p, uint64_t *out)
@@ -96,7 +86,7 @@ static int list_snaps(struct store *s, struct snap_file **out, size_t *n, char *
 		int e = errno;
 		if (e == ENOENT)
 			return 0;
-		seterr(err, errlen, "%s: listing snapshots: %s", s->snap_dir, strerror(e));
+		store_seterr(err, errlen, "%s: listing snapshots: %s", s->snap_dir, strerror(e));
 		return -e;
 	}
 	struct snap_file *v = NULL;
@@ -111,7 +101,7 @@ static int list_snaps(struct store *s, struct snap_file **out, size_t *n, char *
 			size_t ncap = cap ? cap * 2 : 8;
 			struct snap_file *nv = realloc(v, ncap * sizeof(*v));
 			if (!nv) {
-				seterr(err, errlen, "%s: listing snapshots: out of memory",
+				store_seterr(err, errlen, "%s: listing snapshots: out of memory",
 				       s->snap_dir);
 				rc = -ENOMEM;
 				break;
@@ -141,7 +131,7 @@ int store_snapshot_scan(struct store *s, char *err, size_t errlen)
 	DIR *d = opendir(s->snap_dir);
 	if (!d) {
 		int e = errno;
-		seterr(err, errlen, "%s: listing snapshots: %s", s->snap_dir, strerror(e));
+		store_seterr(err, errlen, "%s: listing snapshots: %s", s->snap_dir, strerror(e));
 		return -e;
 	}
 	struct dirent *de;
@@ -292,14 +282,14 @@ int store_snapshot_save(struct store *s, uint64_t index, uint64_t term,
                         size_t len, char *err, size_t errlen)
 {
 	if (!conf || !conf_valid(conf) || (len && !data)) {
-		seterr(err, errlen, "%s: snapshot %" PRIu64 "-%" PRIu64 ": bad configuration "
+		store_seterr(err, errlen, "%s: snapshot %" PRIu64 "-%" PRIu64 ": bad configuration "
 		       "or data", s->snap_dir, term, index);
 		return -EINVAL;
 	}
 	char name[SNAP_NAME_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
 	snprintf(name, sizeof(name), "%" PRIu64 "-%" PRIu64 ".snap", term, index);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", s->snap_dir, name) >= sizeof(path)) {
-		seterr(err, errlen, "%s: path too long", s->snap_dir);
+		store_seterr(err, errlen, "%s: path too long", s->snap_dir);
 		return -ENAMETOOLONG;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -348,14 +338,14 @@ int store_snapshot_save(struct store *s, uint64_t index, uint64_t term,
 	s->has_snap = true;
 	/* The rename is durable only once the directory is. */
 	if ((rc = store_fsync_dir(s->snap_dir))) {
-		seterr(err, errlen, "%s: syncing the directory: %s", s->snap_dir, strerror(-rc));
+		store_seterr(err, errlen, "%s: syncing the directory: %s", s->snap_dir, strerror(-rc));
 		return rc;
 	}
 	prune(s, name);
 	return 0;
 
 fail:
-	seterr(err, errlen, "%s: %s the snapshot: %s", tmp, what, strerror(-rc));
+	store_seterr(err, errlen, "%s: %s the snapshot: %s", tmp, what, strerror(-rc));
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
@@ -373,76 +363,76 @@ static int load(const char *path, const struct snap_file *f, struct store_snapsh
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		seterr(why, whylen, "opening: %s", strerror(-rc));
+		store_seterr(why, whylen, "opening: %s", strerror(-rc));
 		return rc;
 	}
 	struct stat st;
 	if (fstat(fd, &st)) {
 		rc = -errno;
-		seterr(why, whylen, "stat: %s", strerror(-rc));
+		store_seterr(why, whylen, "stat: %s", strerror(-rc));
 		goto out;
 	}
 	uint64_t size = (uint64_t)st.st_size;
 	rc = -EIO;
 	if (size < SNAP_FIXED + 1 + 8 + 4) {
-		seterr(why, whylen, "%" PRIu64 " bytes, too short for a snapshot", size);
+		store_seterr(why, whylen, "%" PRIu64 " bytes, too short for a snapshot", size);
 		goto out;
 	}
 	if ((rc = read_all(fd, hdr, SNAP_FIXED))) {
-		seterr(why, whylen, "reading the header: %s", strerror(-rc));
+		store_seterr(why, whylen, "reading the header: %s", strerror(-rc));
 		goto out;
 	}
 	rc = -EIO;
 	if (memcmp(hdr, SNAP_MAGIC, 8) != 0) {
-		seterr(why, whylen, "not a snapshot file (bad magic)");
+		store_seterr(why, whylen, "not a snapshot file (bad magic)");
 		goto out;
 	}
 	if (store_get_be32(hdr + 8) != SNAP_VERSION) {
-		seterr(why, whylen, "unknown version %" PRIu32, store_get_be32(hdr + 8));
+		store_seterr(why, whylen, "unknown version %" PRIu32, store_get_be32(hdr + 8));
 		goto out;
 	}
 	uint64_t index = store_get_be64(hdr + 12), term = store_get_be64(hdr + 20);
 	if (index != f->index || term != f->term) {
-		seterr(why, whylen, "the header says %" PRIu64 "-%" PRIu64, term, index);
+		store_seterr(why, whylen, "the header says %" PRIu64 "-%" PRIu64, term, index);
 		goto out;
 	}
 	size_t cl = store_get_be32(hdr + 28);
 	if (cl < 1 || cl > SNAP_CONF_MAX || size < SNAP_FIXED + cl + 8 + 4) {
-		seterr(why, whylen, "bad configuration length %zu", cl);
+		store_seterr(why, whylen, "bad configuration length %zu", cl);
 		goto out;
 	}
 	if ((rc = read_all(fd, hdr + SNAP_FIXED, cl + 8))) {
-		seterr(why, whylen, "reading the header: %s", strerror(-rc));
+		store_seterr(why, whylen, "reading the header: %s", strerror(-rc));
 		goto out;
 	}
 	rc = -EIO;
 	if (!conf_decode(hdr + SNAP_FIXED, cl, &snap->conf)) {
-		seterr(why, whylen, "bad configuration");
+		store_seterr(why, whylen, "bad configuration");
 		goto out;
 	}
 	uint64_t len = store_get_be64(hdr + SNAP_FIXED + cl);
 	/* The length must account for the file exactly: a cut tail or trailing
 	 * junk shows here before any large allocation. */
 	if (len != size - (SNAP_FIXED + cl + 8 + 4) || len > SIZE_MAX - 1) {
-		seterr(why, whylen, "data length %" PRIu64 " does not match the file size %"
+		store_seterr(why, whylen, "data length %" PRIu64 " does not match the file size %"
 		       PRIu64, len, size);
 		goto out;
 	}
 	data = malloc(len ? (size_t)len : 1);
 	if (!data) {
 		rc = -ENOMEM;
-		seterr(why, whylen, "out of memory for %" PRIu64 " bytes", len);
+		store_seterr(why, whylen, "out of memory for %" PRIu64 " bytes", len);
 		goto out;
 	}
 	uint8_t trailer[4];
 	if ((rc = read_all(fd, data, (size_t)len)) || (rc = read_all(fd, trailer, 4))) {
-		seterr(why, whylen, "reading: %s", strerror(-rc));
+		store_seterr(why, whylen, "reading: %s", strerror(-rc));
 		goto out;
 	}
 	uint32_t crc = store_crc32(store_crc32(0, hdr, SNAP_FIXED + cl + 8), data, (size_t)len);
 	if (crc != store_get_be32(trailer)) {
 		rc = -EIO;
-		seterr(why, whylen, "checksum mismatch");
+		store_seterr(why, whylen, "checksum mismatch");
 		goto out;
 	}
 	snap->index = index;
@@ -477,7 +467,7 @@ int store_snapshot_latest(struct store *s, struct store_snapshot *snap, char *er
 			break;
 		}
 		if (r == -ENOMEM) {
-			seterr(err, errlen, "%s: %s", path, why);
+			store_seterr(err, errlen, "%s: %s", path, why);
 			rc = r;
 			break;
 		}
@@ -488,7 +478,7 @@ int store_snapshot_latest(struct store *s, struct store_snapshot *snap, char *er
 	}
 	free(v);
 	if (rc == -ENOENT && bad)
-		seterr(err, errlen, "no valid snapshot: %s%s", first_bad,
+		store_seterr(err, errlen, "no valid snapshot: %s%s", first_bad,
 		       bad > 1 ? " (and older ones invalid too)" : "");
 	return rc;
 }
