@@ -460,6 +460,17 @@ void cluster_member_event(struct cc_server *s, enum swim_event ev,
 		return;
 	if (ev == SWIM_EVENT_JOIN && s->expect > 0)
 		maybe_bootstrap(s);
+	/* Dead-server cleanup: a server gossip has reaped (failed for the whole
+	 * reconnect timeout, 72 h on servers) leaves the Raft configuration, as
+	 * Consul's reconcile does for reaped members. A failure alone never
+	 * removes one, so restarts cannot shrink the quorum (Consul #8118). */
+	if (ev == SWIM_EVENT_REAP && raft_role(s->raft) == RAFT_LEADER && sm.id[0] &&
+	    strcmp(sm.id, s->node_id) != 0 &&
+	    raft_conf_find(raft_configuration(s->raft), sm.id) >= 0 &&
+	    raft_remove_server(s->raft, server_now(s), sm.id, NULL) == 0) {
+		CC_INFO(MOD_SERVER, "removing server by ID", "id", sm.id, "reason", "reaped");
+		server_drive(s);
+	}
 	if (raft_role(s->raft) == RAFT_LEADER)
 		uv_timer_start(&s->cluster_timer, on_cluster_timer, 0, 0);
 }
