@@ -16,12 +16,12 @@
 #   KINDS=conclave SIZES=100 bench/gossip.sh  (Conclave alone at N=100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${1:-build}
+BUILD=$(cd "${1:-build}" && pwd)   # absolute: PATH must not depend on the cwd
 RUNS=${RUNS:-5}
 SIZES=${SIZES:-"10 30"}
 KINDS=${KINDS:-"conclave serf"}
 HARNESS=$BUILD/harness/harness
-export PATH="$PWD/$BUILD/daemon:$PWD/$BUILD/harness:$PATH"
+export PATH="$BUILD/daemon:$BUILD/harness:$PATH"
 [ "$(id -u)" = 0 ] || { echo "bench/gossip.sh: needs root" >&2; exit 1; }
 command -v serf >/dev/null || { echo "bench/gossip.sh: serf is not installed (make deps)" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/cc-gbench-XXXXXX)

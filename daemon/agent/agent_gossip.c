@@ -54,14 +54,6 @@ size_t agent_tags(const struct cc_agent *a, struct gw_tag *t, size_t cap)
 	return n;
 }
 
-static const char *tag(const struct gw_tag *t, size_t n, const char *key)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(t[i].key, key) == 0)
-			return t[i].value;
-	return NULL;
-}
-
 static void ip_text(const struct gw_ip *ip, char *out, size_t cap)
 {
 	uint32_t v4 = 0;
@@ -83,8 +75,9 @@ static void on_lan_event(void *ud, enum swim_event ev, const struct swim_member_
 	int nt = gw_decode_tags(m->meta, m->meta_len, t, 24);
 	if (nt < 0)
 		return;
-	const char *role = tag(t, (size_t)nt, "role"), *port = tag(t, (size_t)nt, "port");
-	const char *dc = tag(t, (size_t)nt, "dc");
+	const char *role = gw_tag_find(t, (size_t)nt, "role");
+	const char *port = gw_tag_find(t, (size_t)nt, "port");
+	const char *dc = gw_tag_find(t, (size_t)nt, "dc");
 	if (!role || strcmp(role, "consul") != 0 || !port || !a->cfg->server)
 		return;
 	cc_server_lan_event(a->server, ev, m);
@@ -94,7 +87,7 @@ static void on_lan_event(void *ud, enum swim_event ev, const struct swim_member_
 	         dc ? dc : "");
 	if (ev == SWIM_EVENT_JOIN) {
 		CC_INFO("agent.server", "Adding LAN server", "server", desc);
-		const char *wan = tag(t, (size_t)nt, "wan_join_port");
+		const char *wan = gw_tag_find(t, (size_t)nt, "wan_join_port");
 		if (wan && a->wan && strcmp(m->name, a->cfg->node_name) != 0)
 			join_wan(a, ip, wan);
 	} else if (ev == SWIM_EVENT_FAILED || ev == SWIM_EVENT_LEAVE || ev == SWIM_EVENT_REAP) {

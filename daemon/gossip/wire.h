@@ -350,5 +350,7 @@ int gw_encode_tags(const struct gw_tag *tags, size_t n, uint8_t *meta, size_t ca
 /* Decodes Meta into at most cap tags (a Meta not starting with 0xff is one tag
  * "role", Serf protocol 2). Returns the count or a negative error. */
 int gw_decode_tags(const uint8_t *meta, size_t len, struct gw_tag *tags, size_t cap);
+/* The value of key among n decoded tags, or NULL. */
+const char *gw_tag_find(const struct gw_tag *tags, size_t n, const char *key);
 
 #endif

@@ -341,3 +341,11 @@ int gw_decode_tags(const uint8_t *meta, size_t len, struct gw_tag *tags, size_t 
 	}
 	return count > INT_MAX ? -GW_ETOOBIG : (int)count;
 }
+
+const char *gw_tag_find(const struct gw_tag *tags, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tags[i].key, key) == 0)
+			return tags[i].value;
+	return NULL;
+}

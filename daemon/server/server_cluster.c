@@ -14,14 +14,6 @@
 #define PROMOTE_STABLE_MS 1000     /* Consul's server_stabilization_time is 10 s */
 #define LEAVE_TIMEOUT_MS 5000
 
-static const char *tag(const struct gw_tag *t, size_t n, const char *key)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(t[i].key, key) == 0)
-			return t[i].value;
-	return NULL;
-}
-
 /* Consul's IsConsulServer: role=consul with a port, a vsn and a build. */
 bool cluster_parse_member(const struct swim_member_info *m, struct srv_member *out)
 {
@@ -29,11 +21,13 @@ bool cluster_parse_member(const struct swim_member_info *m, struct srv_member *o
 	int nt = gw_decode_tags(m->meta, m->meta_len, t, 24);
 	if (nt < 0)
 		return false;
-	const char *role = tag(t, (size_t)nt, "role"), *port = tag(t, (size_t)nt, "port");
-	const char *id = tag(t, (size_t)nt, "id"), *dc = tag(t, (size_t)nt, "dc");
-	const char *expect = tag(t, (size_t)nt, "expect");
-	if (!role || strcmp(role, "consul") != 0 || !port || !tag(t, (size_t)nt, "vsn") ||
-	    !tag(t, (size_t)nt, "build"))
+	const char *role = gw_tag_find(t, (size_t)nt, "role");
+	const char *port = gw_tag_find(t, (size_t)nt, "port");
+	const char *id = gw_tag_find(t, (size_t)nt, "id");
+	const char *dc = gw_tag_find(t, (size_t)nt, "dc");
+	const char *expect = gw_tag_find(t, (size_t)nt, "expect");
+	if (!role || strcmp(role, "consul") != 0 || !port || !gw_tag_find(t, (size_t)nt, "vsn") ||
+	    !gw_tag_find(t, (size_t)nt, "build"))
 		return false;
 	uint32_t v4;
 	if (!gw_ip_v4(&m->addr, &v4))
@@ -45,8 +39,8 @@ bool cluster_parse_member(const struct swim_member_info *m, struct srv_member *o
 	         (v4 >> 8) & 255, v4 & 255, port);
 	snprintf(out->dc, sizeof(out->dc), "%s", dc ? dc : "");
 	out->expect = expect ? atoi(expect) : 0;
-	out->bootstrap = tag(t, (size_t)nt, "bootstrap") != NULL;
-	out->nonvoter = tag(t, (size_t)nt, "nonvoter") != NULL;
+	out->bootstrap = gw_tag_find(t, (size_t)nt, "bootstrap") != NULL;
+	out->nonvoter = gw_tag_find(t, (size_t)nt, "nonvoter") != NULL;
 	out->status = m->status;
 	return true;
 }
