@@ -280,15 +280,59 @@ static void pick_server(void *ud, const struct swim_member_info *m)
 		c->n++;
 }
 
+/* One forwarded request: tried on the known servers in turn while it
+ * demonstrably did not reach one (refused connection), or — for a read, which
+ * is safe to repeat — while the connection broke before the answer came. */
 struct fwd {
+	struct cc_agent *a;
 	struct cc_http_pending *pending;
+	uint8_t *req;
+	size_t len;
+	uint32_t timeout_ms;
+	bool read;
+	struct pick_ctx pc;
+	size_t start, tried;
+	char addr[RAFT_ADDR_MAX];  /* the server asked last */
 };
+
+static void on_forward_answer(void *ud, const char *err, const uint8_t *body, size_t len);
+
+static void fwd_done(struct fwd *f, struct cc_http_resp *resp)
+{
+	cc_http_finish(f->pending, resp);
+	free(f->req);
+	free(f);
+}
+
+/* Sends f to the next server not tried yet; false when none was reachable. */
+static bool fwd_try(struct fwd *f)
+{
+	while (f->a->rpc && f->tried < f->pc.n) {
+		snprintf(f->addr, sizeof(f->addr), "%s", f->pc.addrs[(f->start + f->tried++) % f->pc.n]);
+		if (transport_rpc(f->a->rpc, f->addr, "KVS.Forward", f->req, f->len, f->timeout_ms,
+		                  on_forward_answer, f) == 0)
+			return true;
+		snprintf(f->a->failed_server, sizeof(f->a->failed_server), "%s", f->addr);
+		CC_ERROR("agent.client", "RPC failed to server", "method", "KVS.Forward", "server",
+		         f->addr, "error", "connection unavailable");
+	}
+	return false;
+}
 
 static void on_forward_answer(void *ud, const char *err, const uint8_t *body, size_t len)
 {
 	struct fwd *f = ud;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err) {
+		bool not_sent = strncmp(err, TRANSPORT_ERR_NOT_SENT, strlen(TRANSPORT_ERR_NOT_SENT)) == 0;
+		bool broken = strcmp(err, TRANSPORT_ERR_CLOSED) == 0;
+		if (not_sent || broken) {
+			snprintf(f->a->failed_server, sizeof(f->a->failed_server), "%s", f->addr);
+			CC_ERROR("agent.client", "RPC failed to server", "method", "KVS.Forward", "server",
+			         f->addr, "error", err);
+			if ((not_sent || f->read) && fwd_try(f))
+				return;
+		}
 		cc_http_error(&resp, 500, "rpc error making call: %s", err);
 		CC_ERROR("agent.http", "Request error", "error", err);
 	} else if (decode_resp(body, len, &resp)) {
@@ -296,40 +340,46 @@ static void on_forward_answer(void *ud, const char *err, const uint8_t *body, si
 		memset(&resp, 0, sizeof(resp));
 		cc_http_error(&resp, 500, "rpc error making call: malformed answer from the server");
 	}
-	cc_http_finish(f->pending, &resp);
-	free(f);
+	fwd_done(f, &resp);
 }
 
 void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending)
 {
 	struct cc_http_resp resp = { .status = 200 };
-	struct pick_ctx pc = { .a = a };
-	if (a->lan)
-		gossip_members(a->lan, pick_server, &pc);
+	struct fwd *f = calloc(1, sizeof(*f));
 	struct wbuf w = { 0 };
-	struct fwd *f = NULL;
-	if (!a->rpc || pc.n == 0) {
-		cc_http_error(&resp, 500, NO_SERVERS);
-	} else if (encode_params(p, &w) || !(f = calloc(1, sizeof(*f)))) {
-		cc_http_error(&resp, 500, "out of memory");
-	} else {
-		/* spread requests over the servers */
-		const char *addr = pc.addrs[a->next_server++ % pc.n];
-		f->pending = pending;
-		/* a blocking query holds the answer for up to its wait (+1/16) */
-		uint64_t t = FORWARD_TIMEOUT_MS + (p->blocking ? p->wait_ms + p->wait_ms / 16 : 0);
-		if (transport_rpc(a->rpc, addr, "KVS.Forward", w.p, w.len, (uint32_t)t,
-		                  on_forward_answer, f) == 0) {
-			free(w.p);
-			kv_params_free(p);
-			return;
-		}
+	if (!f || encode_params(p, &w)) {
 		free(f);
-		cc_http_error(&resp, 500, "rpc error making call: connect to %s failed", addr);
+		free(w.p);
+		kv_params_free(p);
+		cc_http_error(&resp, 500, "out of memory");
+		cc_http_finish(pending, &resp);
+		return;
 	}
-	free(w.p);
+	f->a = a;
+	f->pending = pending;
+	f->req = w.p;
+	f->len = w.len;
+	f->read = strcmp(p->method, "GET") == 0;
+	/* a blocking query holds the answer for up to its wait (+1/16) */
+	f->timeout_ms = (uint32_t)(FORWARD_TIMEOUT_MS + (p->blocking ? p->wait_ms + p->wait_ms / 16 : 0));
 	kv_params_free(p);
-	cc_http_finish(pending, &resp);
+	f->pc.a = a;
+	if (a->lan)
+		gossip_members(a->lan, pick_server, &f->pc);
+	if (f->pc.n) {
+		/* spread requests over the servers, starting past one that just failed */
+		f->start = a->next_server++ % f->pc.n;
+		if (f->pc.n > 1 && strcmp(f->pc.addrs[f->start], a->failed_server) == 0)
+			f->start = a->next_server++ % f->pc.n;
+	}
+	if (fwd_try(f))
+		return;
+	if (f->pc.n)
+		cc_http_error(&resp, 500, "rpc error making call: no server of %zu reachable", f->pc.n);
+	else
+		cc_http_error(&resp, 500, NO_SERVERS);
+	fwd_done(f, &resp);
 }
 
 int agent_forward_start(struct cc_agent *a, char *err, size_t errlen)

@@ -41,6 +41,7 @@ struct cc_agent {
 	/* clients: server RPC, to forward requests to a server */
 	struct transport *rpc;
 	unsigned next_server;
+	char failed_server[RAFT_ADDR_MAX];  /* client: the server an RPC failed on last */
 };
 
 /* A KV request as the HTTP API takes it (agent_kv.c); a client agent forwards

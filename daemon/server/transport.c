@@ -171,7 +171,9 @@ static void conn_close(struct conn *c, bool by_peer)
 	if (c->next)
 		c->next->prev = c->prev;
 	if (c->outgoing && c->kind == RAFT_WIRE_RPC)
-		fail_rpcs_of(t, c->id, "rpc error: connection closed");
+		fail_rpcs_of(t, c->id,
+		             c->connected ? TRANSPORT_ERR_CLOSED
+		                          : TRANSPORT_ERR_NOT_SENT ": connection refused");
 	if (by_peer && !t->stopping && c->kind == RAFT_WIRE_RAFT && t->h.peer_closed)
 		t->h.peer_closed(t->h.ud, c->peer_id, c->outgoing ? c->addr : "");
 	uv_close((uv_handle_t *)&c->tcp, conn_closed);

@@ -58,7 +58,13 @@ void transport_send_frame(struct transport *t, const char *addr, uint8_t *frame,
 
 /* Calls method on the server at addr. done runs exactly once: err NULL and
  * the response body, or an error text (remote error, connect failure,
- * timeout). */
+ * timeout). An error starting with TRANSPORT_ERR_NOT_SENT means the request
+ * never left this process (the connection was refused or never opened), so
+ * trying another server cannot apply it twice. A nonzero return (nothing
+ * sent either, done not called) means addr is unreachable right now. */
+#define TRANSPORT_ERR_NOT_SENT "rpc error getting client: failed to get conn"
+/* The connection broke after the request was sent: it may have been applied. */
+#define TRANSPORT_ERR_CLOSED "rpc error: connection closed"
 typedef void (*transport_rpc_cb)(void *ud, const char *err, const uint8_t *body, size_t len);
 int transport_rpc(struct transport *t, const char *addr, const char *method, const uint8_t *body,
                   size_t len, uint32_t timeout_ms, transport_rpc_cb done, void *ud);
