@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan test up down install fuzz bench sim clean
+.PHONY: all deps build asan test up down install fuzz bench sim chaos-long clean
 
 all: build
 
@@ -30,12 +30,14 @@ down:
 	@bash ci/up.sh --down
 
 install: build
-	install -m 0755 $(BUILD)/daemon/conclave $(BUILD)/harness/harness $(or $(PREFIX),/usr/local)/bin/
+	install -m 0755 $(BUILD)/daemon/conclave $(BUILD)/harness/harness $(BUILD)/harness/harness-delayer \
+		$(or $(PREFIX),/usr/local)/bin/
 
 bench: build
 	@bash bench/topology.sh $(BUILD)
 	@bash bench/gossip.sh $(BUILD)
 	@bash bench/raft.sh $(BUILD)
+	@$(BUILD)/tests/lincheck_bench
 
 # The gossip and Raft simulations with many more seeds than CI runs
 # (SIM_SEEDS per scenario / cluster size).
@@ -43,6 +45,10 @@ SIM_SEEDS ?= 2000
 sim: build
 	@SWIM_SIM_SEEDS=$(SIM_SEEDS) $(BUILD)/tests/unit_swim_sim
 	@RAFT_SIM_SEEDS=$(SIM_SEEDS) $(BUILD)/tests/unit_raft_sim
+
+# Every chaos scenario at full length, on three and five servers (about 30 min).
+chaos-long: build
+	@bash ci/chaos-long.sh $(BUILD)
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -12,7 +12,9 @@ PACKAGES=(
   # daemon
   libuv1-dev libcjson-dev libmsgpack-dev liblmdb-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   # netns library and harness
-  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libcyaml-dev libyaml-dev iproute2
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-queue-dev libcyaml-dev libyaml-dev iproute2
+  # chaos reports are checked in a headless browser; nft lists our rules for humans
+  chromium fonts-dejavu-core nftables
   # tests
   libcmocka-dev libcurl4-openssl-dev curl procps python3
   # real peers the harness runs beside conclave (kinds serf and etcd; interop, benchmarks)

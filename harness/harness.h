@@ -48,6 +48,7 @@ int node_signal(struct run *r, size_t i, int sig, int wait_ms, char *err, size_t
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_chaos(int argc, char **argv);   /* chaos.c */
 
 long long harness_now_ms(void);
 bool harness_is_root(void);

@@ -145,6 +145,16 @@ int journal_read(const char *topo, struct journal *j)
 				s->starttime = st;
 				s->stopped = 0;
 			}
+		} else if (sscanf(line, "aux %15s %lld %llu", a, &pid, &st) == 3) {
+			struct journal_proc *g = realloc(j->aux, (j->naux + 1) * sizeof(*g));
+			if (!g)
+				break;
+			j->aux = g;
+			memset(&g[j->naux], 0, sizeof(*g));
+			snprintf(g[j->naux].node, sizeof(g->node), "%s", a);
+			g[j->naux].pid = (pid_t)pid;
+			g[j->naux].starttime = st;
+			j->naux++;
 		} else if (sscanf(line, "stopped %15s", a) == 1) {
 			struct journal_proc *s = proc_slot(j, a);
 			if (s)
@@ -160,6 +170,7 @@ void journal_free(struct journal *j)
 	free(j->ns);
 	free(j->links);
 	free(j->procs);
+	free(j->aux);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -168,6 +179,14 @@ const struct journal_proc *journal_proc_of(const struct journal *j, const char *
 	for (size_t i = 0; i < j->nprocs; i++)
 		if (strcmp(j->procs[i].node, node) == 0)
 			return &j->procs[i];
+	return NULL;
+}
+
+const struct journal_proc *journal_aux_of(const struct journal *j, const char *node)
+{
+	for (size_t i = j->naux; i-- > 0;)
+		if (strcmp(j->aux[i].node, node) == 0)
+			return &j->aux[i];
 	return NULL;
 }
 

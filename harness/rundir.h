@@ -4,7 +4,10 @@
  * /run/conclave-harness/<topology>/   (CONCLAVE_HARNESS_DIR overrides the root)
  *   journal            what was made, one line per object, written and fsync'd
  *                      *before* the object is made:  ns NAME | link NS IFNAME |
- *                      proc NODE PID STARTTIME | stopped NODE
+ *                      proc NODE PID STARTTIME | stopped NODE |
+ *                      aux NODE PID STARTTIME (a helper process of a node,
+ *                      e.g. its packet delayer; `down` kills every one still
+ *                      running, checked by start time)
  *   topology.yaml      the topology as it was brought up
  *   events.log         faults and actions with timestamps
  *   nodes/NAME/        config.json, data/, output.log (stdout+stderr)
@@ -39,6 +42,8 @@ struct journal {
 	size_t nlinks;
 	struct journal_proc *procs; /* latest per node */
 	size_t nprocs;
+	struct journal_proc *aux;   /* every aux line, in journal order */
+	size_t naux;
 };
 
 const char *rundir_root(void);
@@ -65,6 +70,9 @@ void journal_free(struct journal *j);
 
 /* The latest process entry for a node, or NULL. */
 const struct journal_proc *journal_proc_of(const struct journal *j, const char *node);
+
+/* The latest aux entry for a node, or NULL. */
+const struct journal_proc *journal_aux_of(const struct journal *j, const char *node);
 
 /* Appends "<ISO time> <text>" to events.log. */
 void rundir_event(const char *topo, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "harness.h"
 #include "netns.h"
 #include "query.h"
@@ -383,6 +384,9 @@ static int down_one(const char *name)
 		return 0;
 	}
 	size_t procs = 0, links = 0, nss = 0;
+	/* 0. faults: every impairment and partition off, delayers (journaled aux
+	 * processes) killed by PID */
+	procs += (size_t)fault_down(name);
 	/* 1. processes we started (checked by start time, never by name) */
 	for (size_t i = 0; i < j.nprocs; i++) {
 		if (!netns_proc_running(j.procs[i].pid, j.procs[i].starttime))
