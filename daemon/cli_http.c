@@ -1,5 +1,5 @@
 /* What the HTTP-API subcommands (members, kv, operator, info, ...) share: the
- * agent's address, one libcurl request, Consul's error wording, columnize-style
+ * agent's address, one HTTP request (plain sockets), Consul's error wording, columnize-style
  * tables and Go flag-package parsing. */
 #include <ctype.h>
 #include <errno.h>
@@ -7,23 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct cc_cli_body *b = ud;
-	size_t len = size * nmemb;
-	char *n = realloc(b->p, b->n + len + 1);
-	if (!n)
-		return 0;
-	b->p = n;
-	memcpy(b->p + b->n, ptr, len);
-	b->n += len;
-	b->p[b->n] = '\0';
-	return len;
-}
 
 const char *cc_cli_http_addr(const char *flag, char *buf, size_t cap)
 {
@@ -59,64 +49,190 @@ const char *cc_cli_take_http_addr(int *argc, char **argv)
 	return addr;
 }
 
+#define CALL_TIMEOUT_MS 60000
+#define RESPONSE_MAX (256u << 20)   /* a KV export of a big store still fits */
+
+static int append(struct cc_cli_body *b, const char *p, size_t n)
+{
+	char *m = realloc(b->p, b->n + n + 1);
+	if (!m)
+		return -1;
+	b->p = m;
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events before deadline; 0, or -ETIMEDOUT. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = { fd, events, 0 };
+		int r = poll(&p, 1, (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Connects to host:port (a name or an address) before deadline. Returns the
+ * socket, or -errno of the last address tried. */
+static int dial(const char *host, const char *port, long long deadline)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
+	int gai = getaddrinfo(host, port, &hints, &res);
+	if (gai)
+		return gai == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	int rc = -ECONNREFUSED;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    (errno == EINPROGRESS && (rc = wait_fd(fd, POLLOUT, deadline)) == 0)) {
+			int soerr = 0;
+			socklen_t sl = sizeof(soerr);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			if (soerr == 0) {
+				freeaddrinfo(res);
+				return fd;
+			}
+			rc = -soerr;
+		} else if (errno != EINPROGRESS) {
+			rc = -errno;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+static int send_all(int fd, const char *p, size_t n, long long deadline)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int rc = wait_fd(fd, POLLOUT, deadline);
+			if (rc)
+				return rc;
+		} else {
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* One HTTP/1.0 exchange (the agent answers and closes: no chunking, no
+ * keep-alive): the status, with the body in out; or -errno. */
+static int exchange(int fd, const char *req, size_t reqlen, const void *data, size_t len,
+                    struct cc_cli_body *out, long long deadline)
+{
+	int rc = send_all(fd, req, reqlen, deadline);
+	if (rc == 0 && len)
+		rc = send_all(fd, data, len, deadline);
+	struct cc_cli_body raw = { 0 };
+	char buf[65536];
+	while (rc == 0) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r > 0) {
+			if (raw.n + (size_t)r > RESPONSE_MAX || append(&raw, buf, (size_t)r))
+				rc = -EFBIG;
+		} else if (r == 0) {
+			break;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			rc = wait_fd(fd, POLLIN, deadline);
+		} else {
+			rc = -errno;
+		}
+	}
+	int status = 0;
+	char *end = raw.p ? strstr(raw.p, "\r\n\r\n") : NULL;
+	if (rc == 0 && (!end || sscanf(raw.p, "HTTP/%*d.%*d %d", &status) != 1))
+		rc = -EPROTO;
+	if (rc == 0) {
+		size_t off = (size_t)(end + 4 - raw.p);
+		if (raw.n > off && append(out, raw.p + off, raw.n - off))
+			rc = -ENOMEM;
+	}
+	free(raw.p);
+	return rc ? rc : status;
+}
+
 int cc_cli_call(const char *method, const char *base, const char *path, const void *data,
                 size_t len, struct cc_cli_body *out, char *err, size_t errlen)
 {
-	size_t ulen = strlen(base) + strlen(path) + 1;
-	char *url = malloc(ulen);
-	CURL *c = url ? curl_easy_init() : NULL;
-	if (!c) {
-		snprintf(err, errlen, "cannot initialise libcurl");
-		free(url);
+	/* Go's url.Error names the method as "Get", "Put", "Delete" */
+	char m[16];
+	snprintf(m, sizeof(m), "%s", method);
+	for (char *p = m + 1; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (strncmp(base, "http://", 7) != 0) {
+		snprintf(err, errlen, "%s %s%s: unsupported protocol scheme (only http:// is)", m,
+		         base, path);
 		return -1;
 	}
-	snprintf(url, ulen, "%s%s", base, path);
-	char cerr[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdr = NULL;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (strcmp(method, "PUT") == 0 || len) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, data ? data : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		/* a raw body, as Go's client sends it: no form type, no 100-continue wait */
-		hdr = curl_slist_append(hdr, "Content-Type:");
-		hdr = curl_slist_append(hdr, "Expect:");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	CURLcode rc = curl_easy_perform(c);
-	long status = 0, oserr = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdr);
-	if (rc != CURLE_OK) {
-		/* Go's url.Error names the method as "Get", "Put", "Delete" */
-		char m[16], why[CURL_ERROR_SIZE + 300];
-		snprintf(m, sizeof(m), "%s", method);
-		for (char *p = m + 1; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		snprintf(why, sizeof(why), "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
-		if (rc == CURLE_COULDNT_CONNECT && oserr) {
-			/* as Go's dialer: "dial tcp 127.0.0.1:8500: connect: connection refused" */
-			const char *host = strstr(url, "://") + 3;
-			size_t hl = strcspn(host, "/?");
-			char e[128];
-			snprintf(e, sizeof(e), "%s", strerror((int)oserr));
-			e[0] = (char)tolower((unsigned char)e[0]);
-			snprintf(why, sizeof(why), "dial tcp %.*s%s: connect: %s", (int)hl, host,
-			         memchr(host, ':', hl) ? "" : strncmp(url, "https", 5) ? ":80" : ":443", e);
-		}
-		snprintf(err, errlen, "%s %s: %s", m, url, why);
-		free(url);
+	/* host[:port] after the scheme; [v6]:port too */
+	const char *hp = base + 7;
+	size_t hl = strcspn(hp, "/?");
+	char host[256], port[8] = "80";
+	const char *colon = hl && hp[0] == '[' ? memchr(hp, ']', hl) : NULL;
+	colon = colon ? (colon[1] == ':' ? colon + 1 : NULL) : memchr(hp, ':', hl);
+	size_t namelen = colon ? (size_t)(colon - hp) : hl;
+	if (namelen >= sizeof(host) || (colon && hl - namelen - 1 >= sizeof(port))) {
+		snprintf(err, errlen, "%s %s%s: invalid address", m, base, path);
 		return -1;
 	}
-	free(url);
-	return (int)status;
+	memcpy(host, hp[0] == '[' ? hp + 1 : hp, namelen - (hp[0] == '[' ? 2 : 0));
+	host[namelen - (hp[0] == '[' ? 2 : 0)] = '\0';
+	if (colon)
+		snprintf(port, sizeof(port), "%.*s", (int)(hl - namelen - 1), colon + 1);
+	long long deadline = now_ms() + CALL_TIMEOUT_MS;
+	int fd = dial(host, port, deadline);
+	if (fd < 0) {
+		/* as Go's dialer: "dial tcp 127.0.0.1:8500: connect: connection refused" */
+		char e[128];
+		snprintf(e, sizeof(e), "%s", strerror(-fd));
+		e[0] = (char)tolower((unsigned char)e[0]);
+		snprintf(err, errlen, "%s %s%s: dial tcp %.*s%s: connect: %s", m, base, path, (int)hl,
+		         hp, colon ? "" : ":80", e);
+		return -1;
+	}
+	/* a raw body, as Go's client sends it: no form type */
+	size_t reqcap = strlen(method) + strlen(path) + hl + 128;
+	char *req = malloc(reqcap);
+	int st = -ENOMEM;
+	if (req) {
+		int n = snprintf(req, reqcap, "%s %s HTTP/1.0\r\nHost: %.*s\r\nContent-Length: %zu\r\n"
+		                 "User-Agent: conclave\r\n\r\n", method, path, (int)hl, hp, len);
+		st = exchange(fd, req, (size_t)n, data, len, out, deadline);
+	}
+	free(req);
+	close(fd);
+	if (st < 0) {
+		snprintf(err, errlen, "%s %s%s: %s", m, base, path,
+		         st == -ETIMEDOUT ? "context deadline exceeded (Client.Timeout exceeded)"
+		         : st == -EPROTO  ? "malformed HTTP response"
+		                          : strerror(-st));
+		return -1;
+	}
+	return st;
 }
 
 const char *cc_cli_error(int status, const struct cc_cli_body *b, const char *err, char *buf,
