@@ -2,7 +2,8 @@
 # `make chaos-long`: every shipped scenario at full length, on three servers and
 # (where the scenario is not about the seed's two) on five, one after another.
 # Prints one line per run with its verdict and figures, and exits non-zero if any
-# run failed. Results stay in chaos-results/long-<time>/.
+# run failed. Results stay in chaos-results/long-<time>/. TOPOLOGIES="dc1-3"
+# limits the runs to three servers.
 set -uo pipefail
 BUILD=${1:-build}
 HARNESS="$BUILD/harness/harness"
@@ -12,7 +13,7 @@ status=0
 printf '%-20s %-6s %-5s %-22s %-22s %s\n' scenario topo verdict "leader_within median/max" "ops ok/fail/unknown" "check"
 for f in scenarios/*.yaml; do
   s=$(basename "$f" .yaml)
-  topos=(dc1-3 dc1-5)
+  read -r -a topos <<<"${TOPOLOGIES:-dc1-3 dc1-5}"
   [ "$s" = dc1-restarts ] && topos=(dc1)
   for t in "${topos[@]}"; do
     dir="$OUT/$s-$t"
