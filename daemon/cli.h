@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,6 +17,8 @@ int cc_cli_force_leave(int argc, char **argv);
 int cc_cli_kv(int argc, char **argv);       /* kv get|put|delete */
 int cc_cli_operator(int argc, char **argv); /* operator raft list-peers|remove-peer */
 int cc_cli_info(int argc, char **argv);
+int cc_cli_monitor(int argc, char **argv);  /* streams the agent's log */
+int cc_cli_catalog(int argc, char **argv);  /* catalog nodes|services */
 
 /* ---- cli_http.c: what the HTTP-API commands share ---- */
 
@@ -36,6 +39,16 @@ const char *cc_cli_take_http_addr(int *argc, char **argv);
  * frees out->p. */
 int cc_cli_call(const char *method, const char *base, const char *path, const void *data,
                 size_t len, struct cc_cli_body *out, char *err, size_t errlen);
+
+/* A streaming GET (HTTP/1.0: the agent's body runs until it closes). Once
+ * the status line and headers are in (within the call timeout), a 200's body
+ * goes to on_data as it arrives, for as long as the agent sends, until *stop
+ * becomes nonzero (set it from a signal handler; checked every 250 ms) or
+ * on_data returns nonzero; another status's body is collected into out (the
+ * caller frees out->p). Returns the status, or -1 with err in Go's wording. */
+typedef int (*cc_cli_data_fn)(void *ud, const char *p, size_t n);
+int cc_cli_stream(const char *base, const char *path, cc_cli_data_fn on_data, void *ud,
+                  volatile sig_atomic_t *stop, struct cc_cli_body *out, char *err, size_t errlen);
 
 /* The error of a failed call as Consul's API client words it: the transport
  * error, or "Unexpected response code: 500 (No cluster leader)". */

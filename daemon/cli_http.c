@@ -175,14 +175,12 @@ static int exchange(int fd, const char *req, size_t reqlen, const void *data, si
 	return rc ? rc : status;
 }
 
-int cc_cli_call(const char *method, const char *base, const char *path, const void *data,
-                size_t len, struct cc_cli_body *out, char *err, size_t errlen)
+/* Connects to the agent named by base ("http://host[:port]") before
+ * deadline. Returns the socket, or -1 with err in Go's url.Error wording
+ * (m: "Get", "Put", ...); *hpp and *hlp get the host[:port] text. */
+static int connect_base(const char *m, const char *base, const char *path, long long deadline,
+                        const char **hpp, size_t *hlp, char *err, size_t errlen)
 {
-	/* Go's url.Error names the method as "Get", "Put", "Delete" */
-	char m[16];
-	snprintf(m, sizeof(m), "%s", method);
-	for (char *p = m + 1; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
 	if (strncmp(base, "http://", 7) != 0) {
 		snprintf(err, errlen, "%s %s%s: unsupported protocol scheme (only http:// is)", m,
 		         base, path);
@@ -203,7 +201,6 @@ int cc_cli_call(const char *method, const char *base, const char *path, const vo
 	host[namelen - (hp[0] == '[' ? 2 : 0)] = '\0';
 	if (colon)
 		snprintf(port, sizeof(port), "%.*s", (int)(hl - namelen - 1), colon + 1);
-	long long deadline = now_ms() + CALL_TIMEOUT_MS;
 	int fd = dial(host, port, deadline);
 	if (fd < 0) {
 		/* as Go's dialer: "dial tcp 127.0.0.1:8500: connect: connection refused" */
@@ -214,6 +211,30 @@ int cc_cli_call(const char *method, const char *base, const char *path, const vo
 		         hp, colon ? "" : ":80", e);
 		return -1;
 	}
+	*hpp = hp;
+	*hlp = hl;
+	return fd;
+}
+
+/* Go's url.Error names the method as "Get", "Put", "Delete". */
+static void go_method(char *m, size_t cap, const char *method)
+{
+	snprintf(m, cap, "%s", method);
+	for (char *p = m + 1; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+int cc_cli_call(const char *method, const char *base, const char *path, const void *data,
+                size_t len, struct cc_cli_body *out, char *err, size_t errlen)
+{
+	char m[16];
+	go_method(m, sizeof(m), method);
+	long long deadline = now_ms() + CALL_TIMEOUT_MS;
+	const char *hp;
+	size_t hl;
+	int fd = connect_base(m, base, path, deadline, &hp, &hl, err, errlen);
+	if (fd < 0)
+		return -1;
 	/* a raw body, as Go's client sends it: no form type */
 	size_t reqcap = strlen(method) + strlen(path) + hl + 128;
 	char *req = malloc(reqcap);
@@ -227,6 +248,106 @@ int cc_cli_call(const char *method, const char *base, const char *path, const vo
 	close(fd);
 	if (st < 0) {
 		snprintf(err, errlen, "%s %s%s: %s", m, base, path,
+		         st == -ETIMEDOUT ? "context deadline exceeded (Client.Timeout exceeded)"
+		         : st == -EPROTO  ? "malformed HTTP response"
+		                          : strerror(-st));
+		return -1;
+	}
+	return st;
+}
+
+/* Reads what the agent sends: the head (before the deadline), then, for a
+ * 200, the body to on_data as it arrives until the agent closes, *stop is
+ * set or on_data says stop; another status's body into out. The status, or
+ * -errno. */
+static int stream_in(int fd, long long deadline, cc_cli_data_fn on_data, void *ud,
+                     volatile sig_atomic_t *stop, struct cc_cli_body *out)
+{
+	struct cc_cli_body head = { 0 };
+	int status = 0;
+	char buf[16384];
+	for (;;) {
+		if (stop && *stop)
+			break;
+		struct pollfd p = { fd, POLLIN, 0 };
+		int r = poll(&p, 1, 250);
+		if (r < 0 && errno != EINTR) {
+			status = -errno;
+			break;
+		}
+		if (r <= 0) {
+			if (!status && now_ms() > deadline) {
+				status = -ETIMEDOUT;
+				break;
+			}
+			continue;
+		}
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			if (!status)
+				status = n == 0 ? -EPROTO : -errno;
+			break;
+		}
+		if (status == 200) {
+			if (on_data(ud, buf, (size_t)n))
+				break;
+			continue;
+		}
+		if (status) {
+			if (out->n + (size_t)n <= RESPONSE_MAX && append(out, buf, (size_t)n)) {
+				status = -ENOMEM;
+				break;
+			}
+			continue;
+		}
+		if (head.n + (size_t)n > 65536 || append(&head, buf, (size_t)n)) {
+			status = -EPROTO;
+			break;
+		}
+		char *end = strstr(head.p, "\r\n\r\n");
+		if (!end)
+			continue;
+		if (sscanf(head.p, "HTTP/%*d.%*d %d", &status) != 1 || status <= 0) {
+			status = -EPROTO;
+			break;
+		}
+		size_t off = (size_t)(end + 4 - head.p), rest = head.n - off;
+		if (rest && status == 200 && on_data(ud, head.p + off, rest))
+			break;
+		if (rest && status != 200 && append(out, head.p + off, rest)) {
+			status = -ENOMEM;
+			break;
+		}
+	}
+	free(head.p);
+	return status;
+}
+
+int cc_cli_stream(const char *base, const char *path, cc_cli_data_fn on_data, void *ud,
+                  volatile sig_atomic_t *stop, struct cc_cli_body *out, char *err, size_t errlen)
+{
+	long long deadline = now_ms() + CALL_TIMEOUT_MS;
+	const char *hp;
+	size_t hl;
+	int fd = connect_base("Get", base, path, deadline, &hp, &hl, err, errlen);
+	if (fd < 0)
+		return -1;
+	size_t reqcap = strlen(path) + hl + 128;
+	char *req = malloc(reqcap);
+	int st = -ENOMEM;
+	if (req) {
+		int n = snprintf(req, reqcap, "GET %s HTTP/1.0\r\nHost: %.*s\r\n"
+		                 "User-Agent: conclave\r\n\r\n", path, (int)hl, hp);
+		st = send_all(fd, req, (size_t)n, deadline);
+		if (st == 0)
+			st = stream_in(fd, deadline, on_data, ud, stop, out);
+	}
+	free(req);
+	close(fd);
+	if (st < 0) {
+		snprintf(err, errlen, "Get %s%s: %s", base, path,
 		         st == -ETIMEDOUT ? "context deadline exceeded (Client.Timeout exceeded)"
 		         : st == -EPROTO  ? "malformed HTTP response"
 		                          : strerror(-st));

@@ -11,12 +11,14 @@ static const char usage[] =
 	"\n"
 	"Available commands are:\n"
 	"    agent        Runs a Conclave agent\n"
+	"    catalog      Interact with the catalog\n"
 	"    force-leave  Forces a member of the cluster to enter the \"left\" state\n"
 	"    info         Provides debugging information for operators.\n"
 	"    join         Tell Conclave agent to join cluster\n"
 	"    kv           Interact with the key-value store\n"
 	"    leave        Gracefully leaves the cluster and shuts down\n"
 	"    members      Lists the members of a Conclave cluster\n"
+	"    monitor      Stream logs from a Conclave agent\n"
 	"    operator     Provides cluster-level tools for Conclave operators\n"
 	"    validate     Validate config files/directories\n"
 	"    version      Prints the Conclave version\n"
@@ -99,12 +101,16 @@ int main(int argc, char **argv)
 		return cc_cli_leave(argc - 2, argv + 2);
 	if (strcmp(cmd, "force-leave") == 0)
 		return cc_cli_force_leave(argc - 2, argv + 2);
+	if (strcmp(cmd, "catalog") == 0)
+		return cc_cli_catalog(argc - 2, argv + 2);
 	if (strcmp(cmd, "kv") == 0)
 		return cc_cli_kv(argc - 2, argv + 2);
 	if (strcmp(cmd, "operator") == 0)
 		return cc_cli_operator(argc - 2, argv + 2);
 	if (strcmp(cmd, "info") == 0)
 		return cc_cli_info(argc - 2, argv + 2);
+	if (strcmp(cmd, "monitor") == 0)
+		return cc_cli_monitor(argc - 2, argv + 2);
 	fprintf(stderr, "conclave: unknown command \"%s\"\n\n%s", cmd, usage);
 	return 127;
 }

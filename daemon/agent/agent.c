@@ -6,6 +6,7 @@
 
 #include "agent/agent_internal.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 
 #define MOD "agent"
 
@@ -63,6 +64,8 @@ static void finish_shutdown(struct cc_agent *a, bool left)
 	}
 	agent_gossip_stop(a, left);
 	shutdown_endpoints(a);
+	agent_monitor_stop(a);
+	agent_metrics_stop(a);
 	CC_INFO(MOD, "Waiting for endpoints to shut down");
 	if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
 		uv_signal_stop(&a->sigint);
@@ -184,6 +187,12 @@ int cc_agent_run(const struct cc_config *cfg)
 		return 1;
 	}
 	print_banner(&a);
+	if (agent_metrics_start(&a, err, sizeof(err))) {
+		fprintf(stderr, "==> Error starting agent: %s\n", err);
+		uv_loop_close(&a.loop);
+		cc_log_teardown();
+		return 1;
+	}
 
 	const char *dns_warning = cc_config_node_name_dns_warning(cfg->node_name);
 	if (dns_warning)
@@ -194,11 +203,14 @@ int cc_agent_run(const struct cc_config *cfg)
 		if (rc) {
 			fprintf(stderr, "==> Error starting agent: Failed to start Consul server: %s\n",
 			        err);
+			agent_metrics_stop(&a);
 			uv_run(&a.loop, UV_RUN_DEFAULT);
 			uv_loop_close(&a.loop);
 			cc_log_teardown();
+			cc_metrics_global_free();
 			return 1;
 		}
+		cc_metric_incr("raft.state.follower", 1); /* Raft starts as a follower */
 	}
 	if (agent_gossip_start(&a, err, sizeof(err)) || agent_forward_start(&a, err, sizeof(err)) ||
 	    start_http(&a)) {
@@ -210,9 +222,12 @@ int cc_agent_run(const struct cc_config *cfg)
 			fprintf(stderr, "==> Error starting agent: %s\n", err);
 		agent_gossip_stop(&a, true);
 		shutdown_endpoints(&a);
+		agent_monitor_stop(&a);
+		agent_metrics_stop(&a);
 		uv_run(&a.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&a.loop);
 		cc_log_teardown();
+		cc_metrics_global_free();
 		return 1;
 	}
 	uv_signal_init(&a.loop, &a.sigint);
@@ -236,5 +251,6 @@ int cc_agent_run(const struct cc_config *cfg)
 	snprintf(code, sizeof(code), "%d", a.exit_code);
 	CC_INFO(MOD, "Exit code", "code", code);
 	cc_log_teardown();
+	cc_metrics_global_free();
 	return a.exit_code;
 }

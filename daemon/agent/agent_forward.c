@@ -1,7 +1,9 @@
-/* Client agents have no Raft: they forward KV requests to a server of their
- * datacenter over server RPC (method KVS.Forward), as Consul clients forward
- * their RPCs. The server runs the request as if it had come over its own HTTP
- * API and sends the answer (status, content type, query meta headers, body)
+/* Client agents have no Raft: they forward KV, catalog and health requests
+ * to a server of their datacenter over server RPC (method KVS.Forward), as
+ * Consul clients forward their RPCs. The first byte of a request says what it
+ * is: FORWARD_VERSION a KV request, FORWARD_CATALOG a catalog/health one. The
+ * server runs the request as if it had come over its own HTTP API and sends
+ * the answer (status, content type, query meta headers, body)
  * back; the client relays it. Both byte layouts are bounds-checked: a server
  * refuses a malformed request, a client reports a malformed answer. */
 #include <errno.h>
@@ -10,9 +12,11 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "catalog/catalog.h"
 #include "log/log.h"
 
 #define FORWARD_VERSION 1
+#define FORWARD_CATALOG 2
 #define FORWARD_TIMEOUT_MS 10000   /* the server holds up to 7 s for a leader */
 #define NO_SERVERS "No known Consul servers"
 
@@ -169,6 +173,56 @@ static int decode_params(const uint8_t *b, size_t len, struct kv_params *p)
 	return 0;
 }
 
+enum { C_HAS_TAG = 1, C_PASSING = 2, C_PRETTY = 4, C_BLOCKING = 8 };
+
+static int encode_cat(const struct cat_params *p, struct wbuf *w)
+{
+	uint8_t v = FORWARD_CATALOG;
+	put(w, &v, 1);
+	put_u64(w, (uint64_t)p->ep);
+	put_u64(w, (p->has_tag ? C_HAS_TAG : 0) | (p->passing ? C_PASSING : 0) |
+	               (p->pretty ? C_PRETTY : 0) | (p->blocking ? C_BLOCKING : 0));
+	put_u64(w, p->index);
+	put_u64(w, p->wait_ms);
+	put_u64(w, (uint64_t)p->mode);
+	put_bytes(w, p->name, strlen(p->name));
+	put_bytes(w, p->tag, strlen(p->tag));
+	put_bytes(w, p->body, p->body_len);
+	return w->oom ? -ENOMEM : 0;
+}
+
+static int decode_cat(const uint8_t *b, size_t len, struct cat_params *p)
+{
+	struct rbuf r = { .p = b, .len = len, .off = 1 };
+	memset(p, 0, sizeof(*p));
+	if (len < 1 || b[0] != FORWARD_CATALOG)
+		return -EINVAL;
+	uint64_t ep = get_u64(&r), f = get_u64(&r);
+	p->index = get_u64(&r);
+	p->wait_ms = get_u64(&r);
+	uint64_t mode = get_u64(&r);
+	p->name = get_str(&r, CATALOG_STR_MAX);
+	p->tag = get_str(&r, CATALOG_STR_MAX);
+	size_t n = 0;
+	const uint8_t *body = get_bytes(&r, 4u * 1024u * 1024u, &n);
+	p->body = body ? malloc(n ? n : 1) : NULL;
+	if (r.bad || !p->body || r.off != len || mode > CC_READ_STALE || ep < 1 || ep > CAT_EP_MAX) {
+		cat_params_free(p);
+		return -EINVAL;
+	}
+	memcpy(p->body, body, n);
+	p->body_len = n;
+	p->ep = (int)ep;
+	p->has_tag = f & C_HAS_TAG;
+	p->passing = f & C_PASSING;
+	p->pretty = f & C_PRETTY;
+	p->blocking = f & C_BLOCKING;
+	if (p->wait_ms > AGENT_WAIT_MAX_MS)
+		p->wait_ms = AGENT_WAIT_MAX_MS;
+	p->mode = (enum cc_read_mode)mode;
+	return 0;
+}
+
 /* status, content type, headers, body */
 static int encode_resp(const struct cc_http_resp *resp, struct wbuf *w)
 {
@@ -247,9 +301,39 @@ void agent_forward_reply(struct tr_call *call, struct cc_http_resp *resp)
 	resp->body = NULL;
 }
 
+void agent_answer(struct cc_http_pending *pending, struct tr_call *call,
+                  struct cc_http_resp *resp)
+{
+	if (pending)
+		cc_http_finish(pending, resp);
+	else
+		agent_forward_reply(call, resp);
+}
+
+static void on_forwarded_catalog(struct cc_agent *a, struct tr_call *call, const uint8_t *body,
+                                 size_t len)
+{
+	struct cat_params p;
+	if (decode_cat(body, len, &p)) {
+		transport_rpc_reply(call, "rpc error: malformed KVS.Forward request", NULL, 0);
+		return;
+	}
+	struct cc_http_resp resp = { .status = 200 };
+	if (cat_params_check(&p, &resp)) {
+		cat_params_free(&p);
+		agent_forward_reply(call, &resp);
+		return;
+	}
+	agent_catalog_run(a, &p, NULL, call, "/v1/catalog (forwarded)");
+}
+
 static void on_forwarded_request(void *ud, struct tr_call *call, const uint8_t *body, size_t len)
 {
 	struct cc_agent *a = ud;
+	if (len >= 1 && body[0] == FORWARD_CATALOG) {
+		on_forwarded_catalog(a, call, body, len);
+		return;
+	}
 	struct kv_params p;
 	if (decode_params(body, len, &p)) {
 		transport_rpc_reply(call, "rpc error: malformed KVS.Forward request", NULL, 0);
@@ -343,27 +427,25 @@ static void on_forward_answer(void *ud, const char *err, const uint8_t *body, si
 	fwd_done(f, &resp);
 }
 
-void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending)
+/* Sends an encoded request (takes w over) to a server; the answer goes to
+ * pending. A blocking query holds the answer for up to its wait (+1/16). */
+static void forward_send(struct cc_agent *a, struct wbuf *w, bool read, bool blocking,
+                         uint64_t wait_ms, struct cc_http_pending *pending)
 {
 	struct cc_http_resp resp = { .status = 200 };
-	struct fwd *f = calloc(1, sizeof(*f));
-	struct wbuf w = { 0 };
-	if (!f || encode_params(p, &w)) {
-		free(f);
-		free(w.p);
-		kv_params_free(p);
+	struct fwd *f = w->oom ? NULL : calloc(1, sizeof(*f));
+	if (!f) {
+		free(w->p);
 		cc_http_error(&resp, 500, "out of memory");
 		cc_http_finish(pending, &resp);
 		return;
 	}
 	f->a = a;
 	f->pending = pending;
-	f->req = w.p;
-	f->len = w.len;
-	f->read = strcmp(p->method, "GET") == 0;
-	/* a blocking query holds the answer for up to its wait (+1/16) */
-	f->timeout_ms = (uint32_t)(FORWARD_TIMEOUT_MS + (p->blocking ? p->wait_ms + p->wait_ms / 16 : 0));
-	kv_params_free(p);
+	f->req = w->p;
+	f->len = w->len;
+	f->read = read;
+	f->timeout_ms = (uint32_t)(FORWARD_TIMEOUT_MS + (blocking ? wait_ms + wait_ms / 16 : 0));
 	f->pc.a = a;
 	if (a->lan)
 		gossip_members(a->lan, pick_server, &f->pc);
@@ -380,6 +462,27 @@ void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pe
 	else
 		cc_http_error(&resp, 500, NO_SERVERS);
 	fwd_done(f, &resp);
+}
+
+void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending)
+{
+	struct wbuf w = { 0 };
+	encode_params(p, &w);
+	bool read = strcmp(p->method, "GET") == 0, blocking = p->blocking;
+	uint64_t wait = p->wait_ms;
+	kv_params_free(p);
+	forward_send(a, &w, read, blocking, wait, pending);
+}
+
+void agent_forward_catalog(struct cc_agent *a, struct cat_params *p,
+                           struct cc_http_pending *pending)
+{
+	struct wbuf w = { 0 };
+	encode_cat(p, &w);
+	bool read = p->ep != CAT_REGISTER && p->ep != CAT_DEREGISTER, blocking = p->blocking;
+	uint64_t wait = p->wait_ms;
+	cat_params_free(p);
+	forward_send(a, &w, read, blocking, wait, pending);
 }
 
 int agent_forward_start(struct cc_agent *a, char *err, size_t errlen)

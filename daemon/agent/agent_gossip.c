@@ -9,6 +9,7 @@
 
 #include "agent/agent_internal.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 
 #define MOD "agent"
 
@@ -68,9 +69,20 @@ static void ip_text(const struct gw_ip *ip, char *out, size_t cap)
 
 static void join_wan(struct cc_agent *a, const char *ip, const char *port);
 
+/* Serf's member counters: serf.member.join, and serf.member.<status> when
+ * a member leaves or fails ("left", "failed"), serf.member.update. */
+static void count_event(enum swim_event ev)
+{
+	static const char *const keys[] = { "serf.member.join", "serf.member.left",
+		                            "serf.member.failed", "serf.member.update", NULL };
+	if ((unsigned)ev < sizeof(keys) / sizeof(keys[0]) && keys[ev])
+		cc_metric_incr(keys[ev], 1);
+}
+
 static void on_lan_event(void *ud, enum swim_event ev, const struct swim_member_info *m)
 {
 	struct cc_agent *a = ud;
+	count_event(ev);
 	struct gw_tag t[24];
 	int nt = gw_decode_tags(m->meta, m->meta_len, t, 24);
 	if (nt < 0)
@@ -99,6 +111,7 @@ static void on_wan_event(void *ud, enum swim_event ev, const struct swim_member_
 {
 	static const char *const names[] = { "member-join", "member-leave", "member-failed",
 		                             "member-update", "member-reap" };
+	count_event(ev);
 	CC_INFO("agent.server", "Handled event for server in area", "event", names[ev], "server",
 	        m->name, "area", "wan");
 }

@@ -34,14 +34,21 @@ struct cc_agent {
 	int join_attempts;
 	/* servers: Raft, bootstrap_expect, KV */
 	struct cc_server *server;
-	/* KV blocking queries parked until their index moves or time is up */
-	struct kv_call *watchers;
+	/* blocking queries parked until their index moves or time is up */
+	struct agent_watch *watchers;
 	uv_timer_t watch_timer;
 	bool have_watch_timer;
 	/* clients: server RPC, to forward requests to a server */
 	struct transport *rpc;
 	unsigned next_server;
 	char failed_server[RAFT_ADDR_MAX];  /* client: the server an RPC failed on last */
+	/* metrics gauges sampled once a second (agent_metrics.c) */
+	uv_timer_t metrics_timer;
+	bool have_metrics_timer;
+	/* GET /v1/agent/monitor streams (agent_monitor.c) */
+	struct monitor *monitors;
+	uv_timer_t monitor_timer;
+	bool have_monitor_timer;
 };
 
 /* A KV request as the HTTP API takes it (agent_kv.c); a client agent forwards
@@ -59,6 +66,29 @@ struct kv_params {
 	uint8_t *body;
 	size_t body_len;
 };
+
+/* agent_query.c: a blocking query parked until current(ud) > index or the
+ * deadline; then ready(ud, NULL) runs with deadline set to 0. */
+#define AGENT_WAIT_MAX_MS (10u * 60u * 1000u)   /* Consul's max_query_time */
+struct agent_watch {
+	struct agent_watch *next;
+	uint64_t deadline, index;
+	uint64_t (*current)(void *ud);
+	void (*ready)(void *ud, const char *err);
+	void *ud;
+};
+void agent_watch_park(struct cc_agent *a, struct agent_watch *w);
+bool agent_query_flag(const struct cc_http_req *req, const char *key);
+int agent_parse_u64(const char *s, uint64_t *out);
+/* ?stale / ?consistent; 0, or -1 with resp set (400). */
+int agent_read_mode(const struct cc_http_req *req, enum cc_read_mode *mode,
+                    struct cc_http_resp *resp);
+/* ?index=&wait= of a GET; 0, or -1 with resp set (400). */
+int agent_blocking_parse(const struct cc_http_req *req, bool *blocking, uint64_t *index,
+                         uint64_t *wait_ms, struct cc_http_resp *resp);
+uint64_t agent_blocking_deadline(struct cc_agent *a, uint64_t wait_ms);
+/* X-Consul-Index (never 0), X-Consul-KnownLeader, X-Consul-LastContact. */
+void agent_query_meta(const struct cc_server *s, struct cc_http_resp *resp, uint64_t index);
 
 /* The HTTP routes the agent serves; ud is the struct cc_agent. */
 extern const struct cc_http_route cc_agent_routes[];
@@ -86,8 +116,8 @@ void kv_params_free(struct kv_params *p);
  * pending, or back to the client agent that forwarded it (call). */
 void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending,
                   struct tr_call *call, const char *path);
-/* Blocking queries: set up on a server at start; answered (with what the
- * store holds) before it stops. */
+/* Blocking queries (agent_query.c): set up on a server at start; answered
+ * (with what the store holds) before it stops. */
 void agent_kv_watch_start(struct cc_agent *a);
 void agent_kv_watch_stop(struct cc_agent *a);
 
@@ -97,6 +127,53 @@ int agent_forward_start(struct cc_agent *a, char *err, size_t errlen);
 void agent_forward_stop(struct cc_agent *a);
 void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending);
 void agent_forward_reply(struct tr_call *call, struct cc_http_resp *resp);
+/* Answers over HTTP (pending) or to the client agent that forwarded the
+ * request (call), whichever is set. */
+void agent_answer(struct cc_http_pending *pending, struct tr_call *call,
+                  struct cc_http_resp *resp);
+
+/* A catalog or health request (agent_catalog.c); a client agent forwards it
+ * to a server as bytes (agent_forward.c). Writes carry the encoded catalog
+ * command in body, made from the JSON where the request came in. Owned. */
+enum cat_ep {
+	CAT_NODES = 1, CAT_SERVICES, CAT_SERVICE, CAT_NODE, CAT_REGISTER, CAT_DEREGISTER,
+	HEALTH_NODE, HEALTH_CHECKS, HEALTH_SERVICE, HEALTH_STATE,
+};
+#define CAT_EP_MAX HEALTH_STATE
+struct cat_params {
+	int ep;
+	char *name, *tag;
+	bool has_tag, passing, pretty, blocking;
+	uint64_t index, wait_ms;
+	enum cc_read_mode mode;
+	uint8_t *body;
+	size_t body_len;
+};
+void agent_h_catalog(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* The checks that do not need the query string (also run on forwarded ones). */
+int cat_params_check(const struct cat_params *p, struct cc_http_resp *resp);
+void cat_params_free(struct cat_params *p);
+/* Runs a checked request on this server (takes p over), like agent_kv_run. */
+void agent_catalog_run(struct cc_agent *a, struct cat_params *p, struct cc_http_pending *pending,
+                       struct tr_call *call, const char *path);
+void agent_forward_catalog(struct cc_agent *a, struct cat_params *p,
+                           struct cc_http_pending *pending);
+
+/* agent_catalog_json.c: Consul's JSON shapes, and register/deregister bodies
+ * into catalog commands (malloc'd *cmd). Parsing returns 0, or -1 with the
+ * reason for a 400 in err. */
+struct catalog;
+struct catalog_node;
+struct catalog_service;
+struct catalog_check;
+cJSON *cat_json_node(const struct catalog_node *n);
+cJSON *cat_json_service_node(const struct catalog_node *n, const struct catalog_service *s);
+cJSON *cat_json_node_service(const struct catalog_service *s);
+cJSON *cat_json_check(const struct catalog_check *k);
+int cat_parse_register(const char *body, size_t len, const char *dc, uint8_t **cmd,
+                       size_t *cmdlen, char *err, size_t errlen);
+int cat_parse_deregister(const char *body, size_t len, const char *dc, uint8_t **cmd,
+                         size_t *cmdlen, char *err, size_t errlen);
 
 /* agent.c: a graceful leave — a server leaves Raft first, then the pools. */
 void agent_leave(struct cc_agent *a, void (*done)(struct cc_agent *a));
@@ -108,5 +185,14 @@ void agent_gossip_join(struct cc_agent *a);
 void agent_gossip_leave(struct cc_agent *a, void (*done)(struct cc_agent *a));
 void agent_gossip_stop(struct cc_agent *a, bool left);
 cJSON *agent_member_json(const struct swim_member_info *m);
+
+/* agent_metrics.c: the process-wide metrics registry (telemetry config)
+ * and the gauges sampled every second; GET /v1/agent/metrics. */
+int agent_metrics_start(struct cc_agent *a, char *err, size_t errlen);
+void agent_metrics_stop(struct cc_agent *a);
+void agent_h_metrics(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* agent_monitor.c: GET /v1/agent/monitor; stop ends every stream. */
+void agent_h_monitor(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+void agent_monitor_stop(struct cc_agent *a);
 
 #endif

@@ -14,39 +14,10 @@
 #include "config/config.h"
 #include "kv/kv.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "server/server.h"
 
 #define NOT_SERVER "No known Consul servers"
-
-static bool flag(const struct cc_http_req *req, const char *key)
-{
-	const char *v = cc_http_query(req, key);
-	return v && strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end || errno)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* X-Consul-Index (never 0), X-Consul-KnownLeader, X-Consul-LastContact. */
-static void query_meta(const struct cc_server *s, struct cc_http_resp *resp, uint64_t index)
-{
-	char v[32];
-	snprintf(v, sizeof(v), "%" PRIu64, index ? index : 1);
-	cc_http_header(resp, "X-Consul-Index", v);
-	cc_http_header(resp, "X-Consul-KnownLeader", cc_server_known_leader(s) ? "true" : "false");
-	snprintf(v, sizeof(v), "%" PRIu64, cc_server_last_contact_ms(s));
-	cc_http_header(resp, "X-Consul-LastContact", v);
-}
 
 static void log_request_error(const struct cc_http_req *req, const char *err)
 {
@@ -78,30 +49,14 @@ void agent_h_status_peers(void *ud, const struct cc_http_req *req, struct cc_htt
 
 /* ---- KV ---- */
 
-static int read_mode(const struct cc_http_req *req, enum cc_read_mode *mode,
-                     struct cc_http_resp *resp)
-{
-	bool stale = cc_http_query(req, "stale") || cc_http_query(req, "max_stale");
-	bool consistent = cc_http_query(req, "consistent") != NULL;
-	if (stale && consistent) {
-		cc_http_error(resp, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
-		return -1;
-	}
-	*mode = stale ? CC_READ_STALE : consistent ? CC_READ_CONSISTENT : CC_READ_DEFAULT;
-	return 0;
-}
-
-#define WAIT_DEFAULT_MS (5u * 60u * 1000u)   /* Consul's default_query_time */
-#define WAIT_MAX_MS (10u * 60u * 1000u)      /* and max_query_time */
-
 struct kv_call {
-	struct kv_call *next;              /* parked blocking queries */
-	uint64_t deadline;
+	struct agent_watch w;              /* when parked as a blocking query */
 	struct cc_agent *a;
 	struct kv_params p;
 	struct cc_http_pending *pending;   /* asked over HTTP here */
 	struct tr_call *call;              /* forwarded by a client agent */
 	char path[512];
+	uint64_t start_ns;                 /* writes: for the kvs.apply metric */
 };
 
 static void kv_call_free(struct kv_call *c)
@@ -119,10 +74,7 @@ static void kv_finish(struct kv_call *c, struct cc_http_resp *resp)
 		snprintf(err, sizeof(err), "%.*s", (int)resp->body_len, resp->body);
 		log_request_error(&fake, err);
 	}
-	if (c->pending)
-		cc_http_finish(c->pending, resp);
-	else
-		agent_forward_reply(c->call, resp);
+	agent_answer(c->pending, c->call, resp);
 	kv_call_free(c);
 }
 
@@ -159,82 +111,10 @@ static int add_key(void *ud, const char *k)
 	return 0;
 }
 
-static void arm_watch_timer(struct cc_agent *a);
-
-static void park(struct kv_call *c)
+static uint64_t kv_call_index(void *ud)
 {
-	c->next = c->a->watchers;
-	c->a->watchers = c;
-	arm_watch_timer(c->a);
-}
-
-static void on_kv_ready(void *ud, const char *err);
-
-/* Answers the parked queries whose index moved or whose time is up (all of
- * them with force). */
-static void wake_watchers(struct cc_agent *a, bool force)
-{
-	uint64_t now = uv_now(&a->loop);
-	struct kv_call *keep = NULL, *due = NULL, *c;
-	while ((c = a->watchers)) {
-		a->watchers = c->next;
-		bool moved = kv_prefix_index(cc_server_kv(a->server), c->p.key) > c->p.index;
-		if (force || moved || now >= c->deadline) {
-			c->next = due;
-			due = c;
-		} else {
-			c->next = keep;
-			keep = c;
-		}
-	}
-	a->watchers = keep;
-	while ((c = due)) {
-		due = c->next;
-		c->deadline = 0;   /* answer now, with what is there */
-		on_kv_ready(c, NULL);
-	}
-	arm_watch_timer(a);
-}
-
-static void on_watch_timer(uv_timer_t *t)
-{
-	wake_watchers(t->data, false);
-}
-
-static void arm_watch_timer(struct cc_agent *a)
-{
-	if (!a->have_watch_timer)
-		return;
-	uint64_t next = UINT64_MAX, now = uv_now(&a->loop);
-	for (struct kv_call *c = a->watchers; c; c = c->next)
-		if (c->deadline < next)
-			next = c->deadline;
-	if (next == UINT64_MAX)
-		uv_timer_stop(&a->watch_timer);
-	else
-		uv_timer_start(&a->watch_timer, on_watch_timer, next > now ? next - now : 0, 0);
-}
-
-static void on_kv_changed(void *ud)
-{
-	wake_watchers(ud, false);
-}
-
-void agent_kv_watch_start(struct cc_agent *a)
-{
-	uv_timer_init(&a->loop, &a->watch_timer);
-	a->watch_timer.data = a;
-	a->have_watch_timer = true;
-	cc_server_set_kv_watch(a->server, on_kv_changed, a);
-}
-
-void agent_kv_watch_stop(struct cc_agent *a)
-{
-	if (!a->have_watch_timer)
-		return;
-	wake_watchers(a, true);
-	a->have_watch_timer = false;
-	uv_close((uv_handle_t *)&a->watch_timer, NULL);
+	struct kv_call *c = ud;
+	return kv_prefix_index(cc_server_kv(c->a->server), c->p.key);
 }
 
 static void on_kv_ready(void *ud, const char *err)
@@ -249,11 +129,15 @@ static void on_kv_ready(void *ud, const char *err)
 	}
 	const struct kv *kv = cc_server_kv(s);
 	uint64_t index = kv_prefix_index(kv, c->p.key);
-	if (c->p.blocking && index <= c->p.index && uv_now(&c->a->loop) < c->deadline) {
-		park(c);
+	if (c->p.blocking && index <= c->p.index && uv_now(&c->a->loop) < c->w.deadline) {
+		c->w.index = c->p.index;
+		c->w.current = kv_call_index;
+		c->w.ready = on_kv_ready;
+		c->w.ud = c;
+		agent_watch_park(c->a, &c->w);
 		return;
 	}
-	query_meta(s, &resp, index);
+	agent_query_meta(s, &resp, index);
 	if (c->p.keys) {
 		cJSON *arr = cJSON_CreateArray();
 		size_t n = kv_keys(kv, c->p.key, c->p.separator, add_key, arr);
@@ -294,6 +178,7 @@ static void on_kv_written(void *ud, const char *err, bool result, uint64_t index
 {
 	struct kv_call *c = ud;
 	struct cc_http_resp resp = { .status = 200 };
+	cc_metric_since("kvs.apply", c->start_ns); /* Consul's KVS.Apply timing */
 	if (err) {
 		cc_http_error(&resp, 500, "%s", err);
 	} else {
@@ -308,10 +193,10 @@ int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct c
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->method, sizeof(p->method), "%s", req->method);
-	if (read_mode(req, &p->mode, resp))
+	if (agent_read_mode(req, &p->mode, resp))
 		return -1;
 	p->keys = cc_http_query(req, "keys") != NULL;
-	p->recurse = flag(req, "recurse");
+	p->recurse = agent_query_flag(req, "recurse");
 	p->raw = cc_http_query(req, "raw") != NULL;
 	p->pretty = cc_http_query(req, "pretty") != NULL;
 	const char *cas = cc_http_query(req, "cas"), *flags = cc_http_query(req, "flags");
@@ -320,35 +205,17 @@ int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct c
 		cc_http_error(resp, 400, "sessions are not supported by this agent (acquire/release)");
 		return -1;
 	}
-	if (cas && parse_u64(cas, &p->cas)) {
+	if (cas && agent_parse_u64(cas, &p->cas)) {
 		cc_http_error(resp, 400, "Invalid cas index: %s", cas);
 		return -1;
 	}
-	if (flags && parse_u64(flags, &p->flags)) {
+	if (flags && agent_parse_u64(flags, &p->flags)) {
 		cc_http_error(resp, 400, "Invalid flags: %s", flags);
 		return -1;
 	}
 	p->has_cas = cas != NULL;
-	const char *index = cc_http_query(req, "index"), *wait = cc_http_query(req, "wait");
-	if (index && strcmp(req->method, "GET") == 0) {
-		if (parse_u64(index, &p->index)) {
-			cc_http_error(resp, 400, "Invalid index");
-			return -1;
-		}
-		p->blocking = p->index > 0;
-		p->wait_ms = WAIT_DEFAULT_MS;
-		if (wait) {
-			int64_t ns;
-			const char *why;
-			if (cc_duration_parse(wait, &ns, &why) || ns < 0) {
-				cc_http_error(resp, 400, "Invalid wait time");
-				return -1;
-			}
-			p->wait_ms = (uint64_t)(ns / 1000000);
-		}
-		if (p->wait_ms > WAIT_MAX_MS)
-			p->wait_ms = WAIT_MAX_MS;
-	}
+	if (agent_blocking_parse(req, &p->blocking, &p->index, &p->wait_ms, resp))
+		return -1;
 	p->key = strdup(req->suffix);
 	p->separator = strdup(sep ? sep : "");
 	p->body = malloc(req->body_len ? req->body_len : 1);
@@ -419,10 +286,7 @@ void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pendin
 	if (!c) {
 		struct cc_http_resp resp = { .status = 200 };
 		cc_http_error(&resp, 500, "out of memory");
-		if (pending)
-			cc_http_finish(pending, &resp);
-		else
-			agent_forward_reply(call, &resp);
+		agent_answer(pending, call, &resp);
 		kv_params_free(p);
 		return;
 	}
@@ -432,16 +296,14 @@ void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pendin
 	c->pending = pending;
 	c->call = call;
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	if (c->p.blocking) {
-		/* Consul adds up to wait/16 of jitter so that watchers spread out */
-		uint64_t w = c->p.wait_ms;
-		c->deadline = uv_now(&a->loop) + w + (w >= 16 ? (uint64_t)rand() % (w / 16) : 0);
-	}
+	if (c->p.blocking)
+		c->w.deadline = agent_blocking_deadline(a, c->p.wait_ms);
 	if (strcmp(c->p.method, "GET") == 0) {
 		cc_server_read_barrier(a->server, c->p.mode, on_kv_ready, c);
 	} else {
 		struct kv_cmd cmd;
 		kv_params_cmd(&c->p, &cmd);
+		c->start_ns = cc_metrics_mono_ns();
 		cc_server_kv_write(a->server, &cmd, on_kv_written, c);
 	}
 }
@@ -524,7 +386,7 @@ void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
 		cc_http_error(resp, 500, NOT_SERVER);
 		return;
 	}
-	if (read_mode(req, &mode, resp))
+	if (agent_read_mode(req, &mode, resp))
 		return;
 	struct op_call *c = op_call_defer(a, req, resp);
 	if (c)

@@ -78,7 +78,8 @@ struct cc_config *cc_config_new(void)
 	                              .server = 8300, .serf_lan = 8301, .serf_wan = 8302 };
 	c->retry_interval_ms = 30000;
 	c->raft_multiplier = 5;
-	if (cc_set_str(&c->datacenter, "dc1") || cc_set_str(&c->bind_addr, "0.0.0.0") ||
+	if (cc_set_str(&c->telemetry.metrics_prefix, "consul") ||
+	    cc_set_str(&c->datacenter, "dc1") || cc_set_str(&c->bind_addr, "0.0.0.0") ||
 	    cc_set_str(&c->priv->client_addr_raw, "127.0.0.1")) {
 		cc_config_free(c);
 		return NULL;
@@ -120,7 +121,8 @@ void cc_config_free(struct cc_config *c)
 	if (!c)
 		return;
 	char **strs[] = { &c->datacenter, &c->node_name, &c->node_id, &c->data_dir, &c->log_file,
-		          &c->bind_addr, &c->advertise_addr, &c->advertise_addr_wan, &c->encrypt };
+		          &c->bind_addr, &c->advertise_addr, &c->advertise_addr_wan, &c->encrypt,
+		          &c->telemetry.metrics_prefix };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);
 	struct cc_strlist *lists[] = { &c->client_addrs, &c->http_addrs, &c->dns_addrs,

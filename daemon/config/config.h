@@ -70,6 +70,13 @@ struct cc_service_def {
 	size_t nchecks;
 };
 
+/* The telemetry block (Consul's names). */
+struct cc_telemetry {
+	uint64_t prometheus_retention_ms; /* > 0 enables ?format=prometheus; default 0 */
+	bool disable_hostname;            /* no host name in gauge names */
+	char *metrics_prefix;             /* default "consul" */
+};
+
 /* Ports: -1 disables a listener where Consul allows it (http, https, grpc, dns). */
 struct cc_ports {
 	int http, https, grpc, dns, server, serf_lan, serf_wan;
@@ -106,6 +113,7 @@ struct cc_config {
 	int raft_trailing_logs;         /* entries kept after a snapshot; 0: Conclave's 1024 */
 	struct cc_service_def *services;
 	size_t nservices;
+	struct cc_telemetry telemetry;
 
 	/* Messages to show the user (config warnings, unknown keys), in order. */
 	struct cc_strlist warnings;

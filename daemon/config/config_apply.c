@@ -68,6 +68,13 @@ static const struct key performance_keys[] = {
 };
 static const struct table performance_table = TABLE(performance_keys);
 
+static const struct key telemetry_keys[] = {
+	KEY("prometheus_retention_time", K_DUR_MS, struct cc_telemetry, prometheus_retention_ms),
+	KEY("disable_hostname", K_BOOL, struct cc_telemetry, disable_hostname),
+	KEY("metrics_prefix", K_STR, struct cc_telemetry, metrics_prefix),
+};
+static const struct table telemetry_table = TABLE(telemetry_keys);
+
 static const struct key check_keys[] = {
 	KEY("id", K_STR, struct cc_check_def, id),
 	KEY("check_id", K_STR, struct cc_check_def, id),
@@ -124,6 +131,8 @@ static const struct key top_keys[] = {
 	{ "ports", K_NESTED, offsetof(struct cc_config, ports), &ports_table, NULL, false },
 	{ "addresses", K_NESTED, 0, &addresses_table, NULL, false },
 	{ "performance", K_NESTED, 0, &performance_table, NULL, false },
+	{ "telemetry", K_NESTED, offsetof(struct cc_config, telemetry), &telemetry_table, NULL,
+	  false },
 	KEY("retry_join", K_LIST, struct cc_config, retry_join),
 	KEY("retry_join_wan", K_LIST, struct cc_config, retry_join_wan),
 	KEY("start_join", K_LIST, struct cc_config, start_join),

@@ -108,6 +108,22 @@ static int b64_value(int ch)
 }
 
 /* Standard base64 with padding, as Go's base64.StdEncoding. */
+/* Conclave's rule (Consul takes any text): the prefix starts every metric
+ * name, so it is a non-empty run of letters, digits, '_', '-' and inner dots. */
+static int check_metrics_prefix(const char *s, struct cc_config_err *err)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0)
+		return cc_config_fail(err, "telemetry.metrics_prefix cannot be empty");
+	bool ok = s[0] != '.' && s[n - 1] != '.';
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || strchr("_-.", s[i]) != NULL;
+	if (!ok)
+		return cc_config_fail(err, "telemetry.metrics_prefix cannot be \"%s\". Please use only "
+		                           "[a-zA-Z0-9_-] and inner dots", s);
+	return 0;
+}
+
 static int check_encrypt_key(const char *s, struct cc_config_err *err)
 {
 	size_t n = strlen(s), out = 0;
@@ -343,6 +359,8 @@ int cc_config_finalize(struct cc_config *c, struct cc_config_err *err)
 		return cc_config_fail(err, "retry_max cannot be %d. Must be greater than or equal to "
 		                           "zero (0 retries forever)", c->retry_max);
 	if (c->encrypt && check_encrypt_key(c->encrypt, err))
+		return -1;
+	if (check_metrics_prefix(c->telemetry.metrics_prefix, err))
 		return -1;
 	for (size_t i = 0; i < c->retry_join.n; i++)
 		if (!c->retry_join.v[i][0])

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "metrics/metrics.h"
 
 #define MOD "agent.http"
 
@@ -21,10 +22,12 @@ struct reqstate;
 struct cc_http {
 	uv_loop_t *loop;
 	struct reqstate *deferred; /* suspended requests, answered by cc_http_finish */
+	struct cc_http_stream *streams; /* open streaming answers */
 	struct MHD_Daemon *d;
 	uv_poll_t poll;
 	uv_timer_t timer;
 	int open_handles;
+	bool kick;                 /* run libmicrohttpd again on the next loop turn */
 	const struct cc_http_route *routes;
 	size_t nroutes;
 	void *ud;
@@ -41,6 +44,24 @@ struct reqstate {
 	bool deferred, ready;
 	struct cc_http_resp resp;
 	struct reqstate *next;
+	struct cc_http_stream *stream; /* a streaming answer, set by cc_http_stream_start */
+	/* Consul's per-route timing: http.<METHOD>.<pattern parts> */
+	uint64_t start_ns;
+	char metric[128];
+};
+
+struct cc_http_stream {
+	struct cc_http *h;
+	struct reqstate *st;       /* NULL once the request is over */
+	struct MHD_Connection *conn;
+	struct cc_http_stream *next;
+	const char *content_type;
+	char *buf;
+	size_t off, len, cap, max;
+	bool suspended, ending, dead;
+	bool wake;                 /* resume before the next MHD_run */
+	void (*on_closed)(void *ud);
+	void *ud;
 };
 
 struct cc_http_conn {
@@ -49,10 +70,12 @@ struct cc_http_conn {
 };
 
 static void reschedule(struct cc_http *h);
+static void resume_streams(struct cc_http *h);
 
 static void on_timer(uv_timer_t *t)
 {
 	struct cc_http *h = t->data;
+	resume_streams(h);
 	MHD_run(h->d);
 	reschedule(h);
 }
@@ -60,6 +83,7 @@ static void on_timer(uv_timer_t *t)
 static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct cc_http *h = p->data;
+	resume_streams(h);
 	MHD_run(h->d);
 	reschedule(h);
 }
@@ -67,7 +91,10 @@ static void on_poll(uv_poll_t *p, int status, int events)
 static void reschedule(struct cc_http *h)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
-	if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+	if (h->kick) {
+		h->kick = false;
+		uv_timer_start(&h->timer, on_timer, 0, 0);
+	} else if (MHD_get_timeout(h->d, &ms) == MHD_YES)
 		uv_timer_start(&h->timer, on_timer, ms, 0);
 	else
 		uv_timer_stop(&h->timer);
@@ -85,6 +112,30 @@ static int method_allowed(const char *methods, const char *m)
 			p++;
 	}
 	return 0;
+}
+
+/* Consul's handleFuncMetrics: the route pattern split on '/', the leading
+ * empty part dropped and a trailing one shown as "_" ("/v1/kv/" ->
+ * v1.kv._); an unrouted request falls to the "/" pattern (just "_"). */
+static void metric_name(struct reqstate *st, const char *method, const struct cc_http_route *r)
+{
+	const char *pattern = r ? r->path : "/";
+	size_t n = (size_t)snprintf(st->metric, sizeof(st->metric), "http.%.16s", method);
+	for (const char *p = pattern + (pattern[0] == '/'); n < sizeof(st->metric);) {
+		size_t k = strcspn(p, "/");
+		n += (size_t)snprintf(st->metric + n, sizeof(st->metric) - n, ".%.*s",
+		                      k ? (int)k : 1, k ? p : "_");
+		if (!p[k])
+			break;
+		p += k + 1;
+	}
+}
+
+static void record(struct reqstate *st)
+{
+	if (st->metric[0])
+		cc_metric_since(st->metric, st->start_ns);
+	st->metric[0] = '\0';
 }
 
 static const struct cc_http_route *route(struct cc_http *h, const char *path, const char **suffix)
@@ -130,6 +181,171 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct cc_http_resp *
 	return rc;
 }
 
+/* ---- streaming answers ---- */
+
+/* Whether the client closed its side (a peek finds EOF or an error). */
+static bool peer_gone(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return false;
+	char b;
+	ssize_t r = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct cc_http_stream *s = cls;
+	size_t avail = s->len - s->off;
+	if (avail) {
+		size_t n = avail < max ? avail : max;
+		memcpy(buf, s->buf + s->off, n);
+		s->off += n;
+		if (s->off == s->len)
+			s->off = s->len = 0;
+		return (ssize_t)n;
+	}
+	if (s->ending || !s->conn)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (peer_gone(s->conn))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	/* nothing to send: park the connection until a write or a poke */
+	MHD_suspend_connection(s->conn);
+	s->suspended = true;
+	return 0;
+}
+
+/* The connection is done with the response: the stream is over. */
+static void stream_free(void *cls)
+{
+	struct cc_http_stream *s = cls;
+	if (s->st)
+		s->st->stream = NULL;
+	for (struct cc_http_stream **pp = &s->h->streams; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	if (s->on_closed)
+		s->on_closed(s->ud);
+	free(s->buf);
+	free(s);
+}
+
+static enum MHD_Result send_stream(struct MHD_Connection *c, struct cc_http_stream *s)
+{
+	struct MHD_Response *mr =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, s,
+		                                  stream_free);
+	if (!mr) {
+		stream_free(s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(mr, "Content-Type", s->content_type);
+	enum MHD_Result rc = MHD_queue_response(c, 200, mr);
+	MHD_destroy_response(mr); /* the connection holds it; stream_free runs when it lets go */
+	return rc;
+}
+
+/* Writes come from anywhere (a log line can be written from inside
+ * libmicrohttpd's own callbacks), so a parked stream is only marked here and
+ * resumed from the loop, before the next MHD_run. */
+static void stream_wake(struct cc_http_stream *s)
+{
+	if (!s->suspended || !s->conn || s->wake || !s->h->d)
+		return;
+	s->wake = true;
+	s->h->kick = true; /* for a wake from inside MHD_run, before reschedule */
+	uv_timer_start(&s->h->timer, on_timer, 0, 0);
+}
+
+static void resume_streams(struct cc_http *h)
+{
+	for (struct cc_http_stream *s = h->streams; s; s = s->next) {
+		if (!s->wake)
+			continue;
+		s->wake = false;
+		if (s->suspended && s->conn) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		}
+	}
+}
+
+struct cc_http_stream *cc_http_stream_start(const struct cc_http_req *req,
+                                            const char *content_type, size_t max_buffer,
+                                            void (*on_closed)(void *ud), void *ud)
+{
+	struct reqstate *st = req->conn->st;
+	struct cc_http_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->h = st->h;
+	s->st = st;
+	s->conn = st->conn;
+	s->content_type = content_type;
+	s->max = max_buffer;
+	s->on_closed = on_closed;
+	s->ud = ud;
+	s->next = s->h->streams;
+	s->h->streams = s;
+	st->stream = s;
+	return s;
+}
+
+int cc_http_stream_write(struct cc_http_stream *s, const char *data, size_t len)
+{
+	if (s->dead || s->ending || !s->conn)
+		return -EPIPE;
+	if (s->len - s->off + len > s->max)
+		return -ENOBUFS;
+	if (s->off && s->len + len > s->cap) { /* slide what is left to the front */
+		memmove(s->buf, s->buf + s->off, s->len - s->off);
+		s->len -= s->off;
+		s->off = 0;
+	}
+	if (s->len + len > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + len)
+			cap *= 2;
+		if (cap > s->max)
+			cap = s->max;
+		char *b = realloc(s->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		s->buf = b;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	stream_wake(s);
+	return 0;
+}
+
+size_t cc_http_stream_buffered(const struct cc_http_stream *s)
+{
+	return s->len - s->off;
+}
+
+void cc_http_stream_poke(struct cc_http_stream *s)
+{
+	stream_wake(s);
+}
+
+void cc_http_stream_end(struct cc_http_stream *s)
+{
+	s->ending = true;
+	stream_wake(s);
+}
+
+const char *cc_http_req_header(const struct cc_http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn->mhd, MHD_HEADER_KIND, name);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -141,6 +357,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		st->h = h;
 		st->conn = c;
+		st->start_ns = cc_metrics_mono_ns();
 		*con_cls = st;
 		return MHD_YES;
 	}
@@ -149,6 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!st->ready)
 			return MHD_YES;
 		st->deferred = false;
+		record(st);
 		return send_resp(c, &st->resp);
 	}
 	if (*upload_size > 0) {
@@ -171,6 +389,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct cc_http_conn conn = { c, st };
 	const char *suffix = "";
 	const struct cc_http_route *r = route(h, url, &suffix);
+	metric_name(st, method, r);
 	if (st->too_big) {
 		cc_http_error(&resp, 413, "Request body too large: the limit is %u bytes",
 		              CC_HTTP_MAX_BODY);
@@ -189,10 +408,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			CC_DEBUG(MOD, "Request deferred", "method", method, "url", url);
 			return MHD_YES;
 		}
+		if (st->stream) {
+			record(st);
+			CC_DEBUG(MOD, "Streaming", "method", method, "url", url);
+			return send_stream(c, st->stream);
+		}
 	}
 	for (char *p = resp.allow; *p; p++)
 		if (*p == ' ')
 			*p = ',';
+	record(st);
 	CC_DEBUG(MOD, "Request finished", "method", method, "url", url);
 	return send_resp(c, &resp);
 }
@@ -202,6 +427,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct reqstate *st = *con_cls;
 	if (st) {
+		if (st->stream) {
+			st->stream->st = NULL;
+			st->stream->conn = NULL;
+			st->stream->dead = true;
+		}
 		free(st->body);
 		free(st->resp.body);
 		free(st);
@@ -353,6 +583,13 @@ void cc_http_stop(struct cc_http *h)
 	if (!h)
 		return;
 	/* libmicrohttpd must not be stopped with suspended connections */
+	for (struct cc_http_stream *s = h->streams; s; s = s->next) {
+		s->ending = true;
+		if (s->suspended && s->conn)
+			MHD_resume_connection(s->conn);
+		s->suspended = false;
+		s->wake = false;
+	}
 	while (h->deferred) {
 		struct cc_http_resp r = { .status = 200 };
 		cc_http_error(&r, 503, "agent is shutting down");
@@ -390,6 +627,17 @@ static char *go_indent(const char *s, size_t *len)
 		return NULL;
 	char *o = out;
 	for (const char *p = s; *p; p++) {
+		/* cJSON prints an empty object as "{\n\t...}", Go as "{}"; a literal
+		 * newline is always formatting (cJSON escapes them in strings) */
+		if (*p == '{' && p[1] == '\n') {
+			size_t t = strspn(p + 2, "\t");
+			if (p[2 + t] == '}') {
+				memcpy(o, "{}", 2);
+				o += 2;
+				p += 2 + t;
+				continue;
+			}
+		}
 		if (*p != '\t') {
 			*o++ = *p;
 		} else if (p > s && p[-1] == ':') {

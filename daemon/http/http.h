@@ -84,6 +84,34 @@ struct cc_http_pending;
 struct cc_http_pending *cc_http_defer(const struct cc_http_req *req);
 void cc_http_finish(struct cc_http_pending *p, struct cc_http_resp *resp);
 
+/* A request header's value (case-insensitive name), or NULL. */
+const char *cc_http_req_header(const struct cc_http_req *req, const char *name);
+
+/* Streaming answers (GET /v1/agent/monitor): instead of filling resp, a
+ * handler calls cc_http_stream_start and returns; the server sends status 200
+ * with content_type and then whatever is written, as it is written, until the
+ * stream is ended or the client goes away (chunked for HTTP/1.1 clients; for
+ * HTTP/1.0 the body runs until the connection closes).
+ *
+ * Writes never block: bytes wait in a buffer of at most max_buffer bytes, and
+ * a write that does not fit is refused whole (-ENOBUFS) so the caller can
+ * count what it dropped. A client that went away is noticed on the next write
+ * or cc_http_stream_poke (which the caller runs every few seconds).
+ *
+ * on_closed(ud) runs exactly once when the stream is over — client gone,
+ * cc_http_stream_end, or the server stopping — and the stream must not be
+ * used after it. Returns NULL (and resp untouched) when out of memory. */
+struct cc_http_stream;
+struct cc_http_stream *cc_http_stream_start(const struct cc_http_req *req,
+                                            const char *content_type, size_t max_buffer,
+                                            void (*on_closed)(void *ud), void *ud);
+int cc_http_stream_write(struct cc_http_stream *s, const char *data, size_t len);
+/* Bytes waiting in the buffer. */
+size_t cc_http_stream_buffered(const struct cc_http_stream *s);
+void cc_http_stream_poke(struct cc_http_stream *s);
+/* Sends what is buffered, then ends the body. */
+void cc_http_stream_end(struct cc_http_stream *s);
+
 /* Sets a plain-text error body and status. */
 void cc_http_error(struct cc_http_resp *resp, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

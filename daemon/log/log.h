@@ -82,6 +82,27 @@ size_t cc_log_format(char *buf, size_t cap, const struct timespec *ts, long utc_
                      enum cc_log_level lvl, const char *module, const char *msg,
                      const char *const *kv, size_t nkv);
 
+/* The same line as hclog's JSON format writes it (log_json, monitor
+ * ?logjson): one object with sorted keys — "@level" (lower case),
+ * "@message", "@module", "@timestamp" (2006-01-02T15:04:05.000000Z07:00),
+ * then the key/value pairs in key order — and a newline. Same contract as
+ * cc_log_format. */
+size_t cc_log_format_json(char *buf, size_t cap, const struct timespec *ts, long utc_offset,
+                          enum cc_log_level lvl, const char *module, const char *msg,
+                          const char *const *kv, size_t nkv);
+
+/* Extra receivers of log lines (the /v1/agent/monitor streams). A sink gets
+ * every line at or above its own level, even below the logger's level (as
+ * Consul's monitor can be more verbose than the agent). It is called from
+ * inside cc_log: it must not log, and must not add or remove sinks. */
+typedef void (*cc_log_sink_fn)(void *ud, const struct timespec *ts, long utc_offset,
+                               enum cc_log_level lvl, const char *module, const char *msg,
+                               const char *const *kv, size_t nkv);
+#define CC_LOG_MAX_SINKS 64
+/* Returns a sink id (>= 0), or -ENOSPC when CC_LOG_MAX_SINKS are in use. */
+int cc_log_sink_add(enum cc_log_level level, cc_log_sink_fn fn, void *ud);
+void cc_log_sink_remove(int id);
+
 /* A value that starts with this byte is printed as is, never quoted: hclog
  * prints Go slices unquoted even when they hold spaces. */
 #define CC_LOG_RAW "\x01"

@@ -312,20 +312,27 @@ static void on_leadership_change(struct cc_server *s, bool lost)
 void cc_server_kv_write(struct cc_server *s, const struct kv_cmd *cmd, cc_server_write_cb done,
                         void *ud)
 {
-	struct req *r = server_req_new(s, REQ_HOLD);
 	size_t need = kv_cmd_encode(cmd, NULL, 0);
-	uint8_t *buf = r ? malloc(need) : NULL;
+	uint8_t *buf = malloc(need ? need : 1);
 	if (!buf) {
-		if (r) {
-			req_unlink(r);
-			free(r);
-		}
 		done(ud, "out of memory", false, 0);
 		return;
 	}
 	kv_cmd_encode(cmd, buf, need);
-	r->cmd = buf;
-	r->cmd_len = need;
+	cc_server_apply(s, buf, need, done, ud);
+}
+
+void cc_server_apply(struct cc_server *s, uint8_t *cmd, size_t len, cc_server_write_cb done,
+                     void *ud)
+{
+	struct req *r = server_req_new(s, REQ_HOLD);
+	if (!r) {
+		free(cmd);
+		done(ud, "out of memory", false, 0);
+		return;
+	}
+	r->cmd = cmd;
+	r->cmd_len = len;
 	r->is_write = true;
 	r->write_cb = done;
 	r->ud = ud;
@@ -404,8 +411,7 @@ void server_on_rpc(void *ud, struct tr_call *call, const char *method, const uin
 		transport_rpc_reply(call, NO_LEADER, NULL, 0);
 		return;
 	}
-	struct kv_cmd probe;
-	if ((write && kv_cmd_decode(body, len, &probe)) || (read && len != 1) ||
+	if ((write && fsm_cmd_check(body, len)) || (read && len != 1) ||
 	    (remove && (len == 0 || len > RAFT_ADDR_MAX || body[len - 1] != 0))) {
 		transport_rpc_reply(call, "rpc error: malformed request", NULL, 0);
 		return;
@@ -456,7 +462,7 @@ static void take_snapshot(struct cc_server *s)
 	uint64_t idx = s->applied;
 	uint8_t *data;
 	size_t len;
-	if (kv_snapshot(s->kv, &data, &len))
+	if (fsm_snapshot(s->fsm, &data, &len))
 		return;
 	uint64_t term = raft_term_at(s->raft, idx);
 	if (raft_snapshot_done(s->raft, idx)) {
@@ -486,6 +492,8 @@ static void on_state(struct cc_server *s, const struct raft_out *o)
 {
 	bool was_leader = s->role == RAFT_LEADER, is_leader = o->role == RAFT_LEADER;
 	bool leader_changed = strcmp(s->leader_id, o->leader_id) != 0;
+	if (o->role != s->role)
+		server_metrics_role(s->role, o->role);
 	s->role = o->role;
 	snprintf(s->leader_id, sizeof(s->leader_id), "%s", o->leader_id);
 	if (o->leader_id[0])
@@ -508,17 +516,23 @@ static void on_state(struct cc_server *s, const struct raft_out *o)
 static void on_apply(struct cc_server *s, const struct raft_entry *e)
 {
 	bool result = false;
+	char err[160] = "";
 	s->applied = e->index;
 	s->applied_bytes += e->len;
 	if (e->type == RAFT_ENTRY_COMMAND) {
 		s->kv_changed = true;
-		if (kv_apply(s->kv, e->index, e->data, e->len, &result))
-			CC_WARN(MOD_SERVER, "skipping a malformed KV command in the log");
+		int rc = fsm_apply(s->fsm, e->index, e->data, e->len, &result, err, sizeof(err));
+		if (rc == -ENOMEM)
+			fatal_store("out of memory", "applying a committed command");
+		if (rc)
+			CC_WARN(MOD_SERVER, "skipping a malformed command in the log");
 	}
 	for (struct req *r = s->reqs; r; r = r->next) {
 		if (r->kind == REQ_COMMIT && r->index == e->index) {
 			if (r->term != e->term)
 				snprintf(r->err, sizeof(r->err), "%s", LOST);
+			else if (err[0])
+				snprintf(r->err, sizeof(r->err), "%s", err);
 			else if (!r->is_remove)
 				r->result = result;
 			r->kind = REQ_READY;
@@ -646,7 +660,7 @@ static void install_snapshot(struct cc_server *s, const struct raft_out *x)
 {
 	char err[256];
 	flush(s, false);   /* what came before is applied first */
-	if (kv_restore(s->kv, x->msg.data, x->msg.len))
+	if (fsm_restore(s->fsm, x->msg.data, x->msg.len))
 		fatal_store("failed to restore a received snapshot", "bad snapshot data");
 	if (store_snapshot_save(s->store, x->msg.snap_index, x->msg.snap_term, x->msg.snap_conf,
 	                        x->msg.data, x->msg.len, err, sizeof(err)))
@@ -757,9 +771,9 @@ static void on_raft_msg(void *ud, const struct raft_msg *m)
 	if (m->type == RAFT_MSG_SNAPSHOT) {
 		/* the core would drop the log for it: check the state machine
 		 * bytes first, so a bad snapshot cannot cost us anything */
-		struct kv *probe = kv_new();
-		int rc = probe ? kv_restore(probe, m->data, m->len) : -ENOMEM;
-		kv_free(probe);
+		struct fsm *probe = fsm_new();
+		int rc = probe ? fsm_restore(probe, m->data, m->len) : -ENOMEM;
+		fsm_free(probe);
 		if (rc) {
 			CC_WARN(MOD_RAFT, "ignoring a snapshot whose data does not decode", "from",
 			        m->from_addr);
@@ -813,7 +827,7 @@ static int load_state(struct cc_server *s, char *err, size_t errlen)
 	rc = store_snapshot_latest(s->store, &snap, err, errlen);
 	uint64_t from = 1;
 	if (rc == 0) {
-		if (kv_restore(s->kv, snap.data, snap.len)) {
+		if (fsm_restore(s->fsm, snap.data, snap.len)) {
 			snprintf(err, errlen, "snapshot %llu: the state machine data does not decode",
 			         (unsigned long long)snap.index);
 			store_snapshot_release(&snap);
@@ -867,9 +881,9 @@ int cc_server_start(struct cc_server **out, uv_loop_t *loop, const struct cc_con
 	snprintf(opt.id, sizeof(opt.id), "%s", node_id);
 	snprintf(opt.addr, sizeof(opt.addr), "%s", s->addr);
 	s->raft = raft_new(&opt);
-	s->kv = kv_new();
+	s->fsm = fsm_new();
 	int rc = -ENOMEM;
-	if (!s->raft || !s->kv) {
+	if (!s->raft || !s->fsm) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -909,7 +923,7 @@ fail:
 	if (s->store)
 		store_close(s->store);
 	raft_free(s->raft);
-	kv_free(s->kv);
+	fsm_free(s->fsm);
 	free(s->snap_data);
 	free(s);
 	return rc;
@@ -939,7 +953,7 @@ void cc_server_stop(struct cc_server *s)
 	raft_free(s->raft);
 	s->raft = NULL;
 	store_close(s->store);
-	kv_free(s->kv);
+	fsm_free(s->fsm);
 	uv_close((uv_handle_t *)&s->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&s->req_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&s->cluster_timer, on_handle_closed);
@@ -1006,5 +1020,10 @@ void cc_server_set_forward(struct cc_server *s,
 
 const struct kv *cc_server_kv(const struct cc_server *s)
 {
-	return s->kv;
+	return s->fsm->kv;
+}
+
+const struct catalog *cc_server_catalog(const struct cc_server *s)
+{
+	return s->fsm->catalog;
 }

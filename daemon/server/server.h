@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "catalog/catalog.h"
 #include "config/config.h"
 #include "gossip/gossip.h"
 #include "kv/kv.h"
@@ -59,7 +60,8 @@ void cc_server_set_forward(struct cc_server *s,
                            void (*fn)(void *ud, struct tr_call *call, const uint8_t *body,
                                       size_t len),
                            void *ud);
-/* Called once per batch that applied KV commands (blocking queries). */
+/* Called once per batch that applied commands, KV or catalog (blocking
+ * queries). */
 void cc_server_set_kv_watch(struct cc_server *s, void (*fn)(void *ud), void *ud);
 
 /* For a LAN member that is a Consul server of datacenter dc: its server RPC
@@ -78,6 +80,10 @@ uint64_t cc_server_last_contact_ms(const struct cc_server *s);
 /* Figures for /v1/agent/self and `conclave info`. */
 void cc_server_stats(const struct cc_server *s, uint64_t *term, uint64_t *commit,
                      uint64_t *applied, uint64_t *last_index, const char **state);
+/* Feeds the metrics registry what is sampled rather than counted (the
+ * leader's raft.leader.lastContact per follower); the agent calls it once a
+ * second. Role changes are counted as they happen (raft.state.*). */
+void cc_server_metrics_sample(const struct cc_server *s);
 /* The LAN member name of a Raft server id ("(unknown)" when none). */
 const char *cc_server_member_name(const struct cc_server *s, const char *id);
 
@@ -91,6 +97,12 @@ typedef void (*cc_server_write_cb)(void *ud, const char *err, bool result, uint6
 void cc_server_kv_write(struct cc_server *s, const struct kv_cmd *cmd, cc_server_write_cb done,
                         void *ud);
 
+/* Any command of the replicated state machine (a KV or a catalog command,
+ * see fsm/fsm.h), through Raft like cc_server_kv_write; takes cmd (malloc'd)
+ * over. A catalog command the state store refuses answers with its error. */
+void cc_server_apply(struct cc_server *s, uint8_t *cmd, size_t len, cc_server_write_cb done,
+                     void *ud);
+
 enum cc_read_mode { CC_READ_DEFAULT, CC_READ_CONSISTENT, CC_READ_STALE };
 /* Waits until the local KV may answer a read in this mode, then done(ud,
  * NULL); reads the local store from the callback (cc_server_kv). */
@@ -98,6 +110,7 @@ typedef void (*cc_server_ready_cb)(void *ud, const char *err);
 void cc_server_read_barrier(struct cc_server *s, enum cc_read_mode mode, cc_server_ready_cb done,
                             void *ud);
 const struct kv *cc_server_kv(const struct cc_server *s);
+const struct catalog *cc_server_catalog(const struct cc_server *s);
 
 /* Removes a server from the Raft configuration by id or address (leader
  * only, forwarded otherwise). */

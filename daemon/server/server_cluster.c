@@ -412,6 +412,7 @@ void cluster_tick(struct cc_server *s)
 		return;
 	refresh_members(s);
 	reconcile(s);
+	catalog_reconcile(s);
 	if (s->leaving) {
 		/* a removed server may never see the entry that removed it: the
 		 * leader's answer to our request counts as well */
@@ -442,6 +443,7 @@ void cluster_tick(struct cc_server *s)
 
 void cluster_on_leadership(struct cc_server *s, bool acquired)
 {
+	catalog_on_leadership(s, acquired);
 	if (acquired)
 		uv_timer_start(&s->cluster_timer, on_cluster_timer, 0, 0);
 }

@@ -3,6 +3,7 @@
 #ifndef CC_SERVER_INTERNAL_H
 #define CC_SERVER_INTERNAL_H
 
+#include "fsm/fsm.h"
 #include "server/server.h"
 #include "server/transport.h"
 #include "store/store.h"
@@ -57,7 +58,7 @@ struct cc_server {
 	char addr[RAFT_ADDR_MAX];
 	struct raft *raft;
 	struct store *store;
-	struct kv *kv;
+	struct fsm *fsm;            /* KV + catalog */
 	struct transport *tr;
 	struct gossip *lan;
 	uv_timer_t timer, req_timer, cluster_timer;
@@ -105,6 +106,9 @@ struct cc_server {
 	/* KVS.Forward from client agents */
 	void (*forward)(void *ud, struct tr_call *call, const uint8_t *body, size_t len);
 	void *forward_ud;
+	/* the leader's reconcile of LAN members into the catalog */
+	uint64_t cat_barrier;       /* applied this far before the first pass */
+	uint64_t cat_pending;       /* last index it proposed */
 	/* hand-off before a shutdown */
 	void (*handoff_done)(void *ud);
 	void *handoff_ud;
@@ -121,6 +125,9 @@ void server_req_answer(struct req *r);
 void server_on_rpc(void *ud, struct tr_call *call, const char *method, const uint8_t *body,
                    size_t len);
 
+/* server_metrics.c: counts a role change (raft.state.leader/...). */
+void server_metrics_role(enum raft_role from, enum raft_role to);
+
 /* server_cluster.c */
 void cluster_member_event(struct cc_server *s, enum swim_event ev,
                           const struct swim_member_info *m);
@@ -131,5 +138,12 @@ void cluster_on_leadership(struct cc_server *s, bool acquired);
 const struct srv_member *cluster_member_by_id(const struct cc_server *s, const char *id);
 const struct srv_member *cluster_member_by_addr(const struct cc_server *s, const char *addr);
 bool cluster_parse_member(const struct swim_member_info *m, struct srv_member *out);
+
+/* server_catalog.c */
+/* Leader only: registers every LAN member in the catalog with its serfHealth
+ * check (and servers with the consul service), marks failed ones critical,
+ * deregisters left and reaped ones. Compares first, proposes what differs. */
+void catalog_reconcile(struct cc_server *s);
+void catalog_on_leadership(struct cc_server *s, bool acquired);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "raft/wire.h"
 
 #define QUEUE_MAX_BYTES (128u * 1024u * 1024u) /* unsent bytes per connection */
@@ -50,6 +51,8 @@ struct rpc_pending {
 struct tr_call {
 	struct transport *t;
 	uint64_t conn_id, seq;
+	uint64_t start_ns;          /* for rpc.server.call */
+	char method[48];
 };
 
 struct transport {
@@ -311,6 +314,7 @@ static void handle_rpc_frame(struct conn *c, const uint8_t *p, size_t n)
 		return;
 	}
 	if (raft_wire_decode_request(p, n, &rpc, err, sizeof(err))) {
+		cc_metric_incr("rpc.request_error", 1); /* Consul: the codec failed */
 		peer_warn(c, "failed to decode RPC request, closing connection", err);
 		conn_close(c, false);
 		return;
@@ -318,7 +322,9 @@ static void handle_rpc_frame(struct conn *c, const uint8_t *p, size_t n)
 	struct tr_call *call = malloc(sizeof(*call));
 	if (!call)
 		return;
-	*call = (struct tr_call){ .t = t, .conn_id = c->id, .seq = rpc.seq };
+	*call = (struct tr_call){ .t = t, .conn_id = c->id, .seq = rpc.seq,
+		                  .start_ns = cc_metrics_mono_ns() };
+	snprintf(call->method, sizeof(call->method), "%s", rpc.method);
 	t->h.rpc_request(t->h.ud, call, rpc.method, rpc.body, rpc.body_len);
 }
 
@@ -546,6 +552,12 @@ int transport_rpc(struct transport *t, const char *addr, const char *method, con
 void transport_rpc_reply(struct tr_call *call, const char *err, const uint8_t *body, size_t len)
 {
 	struct transport *t = call->t;
+	/* Consul's rpc.request counter (every request served, whatever its
+	 * answer) and rpc.server.call timing with its method/errored labels */
+	struct cc_metrics_label l[2] = { { "method", call->method },
+		                         { "errored", err ? "true" : "false" } };
+	cc_metric_incr("rpc.request", 1);
+	cc_metric_since_l("rpc.server.call", l, 2, call->start_ns);
 	for (struct conn *c = t->conns; c; c = c->next) {
 		if (c->id != call->conn_id)
 			continue;

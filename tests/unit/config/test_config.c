@@ -320,6 +320,24 @@ static void test_durations(void **state)
 	assert_string_equal(cc_duration_format(3723500, buf, sizeof(buf)), "1h2m3.5s");
 }
 
+/* The telemetry block: defaults, Consul's keys, unknown telemetry keys warn. */
+static void test_telemetry(void **state)
+{
+	struct cc_config *c = load_text("{\"data_dir\": \"/tmp\", \"bind_addr\": \"127.0.0.1\"}");
+	assert_int_equal(c->telemetry.prometheus_retention_ms, 0);
+	assert_false(c->telemetry.disable_hostname);
+	assert_string_equal(c->telemetry.metrics_prefix, "consul");
+	cc_config_free(c);
+	c = load_text("{\"data_dir\": \"/tmp\", \"bind_addr\": \"127.0.0.1\", \"telemetry\": "
+	              "{\"prometheus_retention_time\": \"1m30s\", \"disable_hostname\": true, "
+	              "\"metrics_prefix\": \"conclave.dc1\", \"statsd_address\": \"x\"}}");
+	assert_int_equal(c->telemetry.prometheus_retention_ms, 90000);
+	assert_true(c->telemetry.disable_hostname);
+	assert_string_equal(c->telemetry.metrics_prefix, "conclave.dc1");
+	assert_true(has_warning(c, "unknown config key \"telemetry.statsd_address\""));
+	cc_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_node_name_dns_warning),
 		cmocka_unit_test(test_services_and_extra_keys),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_telemetry),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -196,10 +196,77 @@ static void test_log_file_error_names_file(void **state)
 	assert_non_null(strstr(err, "/nonexistent-dir/x.log"));
 }
 
+/* hclog's JSON lines: sorted keys, microseconds and a colon in the offset,
+ * Go's HTML-safe escapes. */
+static void test_json_format(void **state)
+{
+	struct timespec ts = seed_time(515);
+	ts.tv_nsec += 123000;
+	char buf[512];
+	const char *kv[] = { "error", "a <b> & \"c\"\n", "address", CC_LOG_RAW "[x, y]" };
+	size_t n = cc_log_format_json(buf, sizeof(buf), &ts, -5 * 3600, CC_LOG_WARN, "agent",
+	                              "Join failed", kv, 4);
+	assert_true(n < sizeof(buf));
+	assert_string_equal(buf, "{\"@level\":\"warn\",\"@message\":\"Join failed\","
+	                         "\"@module\":\"agent\",\"@timestamp\":\"2020-12-14T10:55:09.515123-05:00\","
+	                         "\"address\":\"[x, y]\","
+	                         "\"error\":\"a \\u003cb\\u003e \\u0026 \\\"c\\\"\\n\"}\n");
+	n = cc_log_format_json(buf, sizeof(buf), &ts, 0, CC_LOG_DEBUG, "", "m", NULL, 0);
+	assert_string_equal(buf, "{\"@level\":\"debug\",\"@message\":\"m\","
+	                         "\"@timestamp\":\"2020-12-14T15:55:09.515123Z\"}\n");
+	/* cut lines still end in a newline */
+	n = cc_log_format_json(buf, 16, &ts, 0, CC_LOG_INFO, "agent", "a long message", NULL, 0);
+	assert_true(n >= 16);
+	assert_int_equal(strlen(buf), 15);
+	assert_int_equal(buf[14], '\n');
+}
+
+struct seen {
+	int calls;
+	enum cc_log_level last;
+	char msg[64];
+};
+
+static void sink(void *ud, const struct timespec *ts, long off, enum cc_log_level lvl,
+                 const char *module, const char *msg, const char *const *kv, size_t nkv)
+{
+	struct seen *s = ud;
+	s->calls++;
+	s->last = lvl;
+	snprintf(s->msg, sizeof(s->msg), "%s", msg);
+}
+
+/* A sink gets lines below the logger's own level when it asks for them. */
+static void test_log_sinks(void **state)
+{
+	struct cc_log_options o = { .level = CC_LOG_INFO, .console_fd = -1 };
+	char err[128];
+	assert_int_equal(cc_log_setup(&o, err, sizeof(err)), 0);
+	struct seen a = { 0 }, b = { 0 };
+	int ia = cc_log_sink_add(CC_LOG_DEBUG, sink, &a);
+	int ib = cc_log_sink_add(CC_LOG_ERROR, sink, &b);
+	assert_true(ia >= 0 && ib >= 0 && ia != ib);
+	CC_TRACE("agent", "trace line");
+	CC_DEBUG("agent", "debug line", "k", "v");
+	CC_ERROR("agent", "error line");
+	assert_int_equal(a.calls, 2);
+	assert_int_equal(b.calls, 1);
+	assert_string_equal(b.msg, "error line");
+	cc_log_sink_remove(ia);
+	CC_DEBUG("agent", "not seen");
+	assert_int_equal(a.calls, 2);
+	cc_log_sink_remove(ib);
+	cc_logf(CC_LOG_ERROR, "agent", "%s", "after");
+	assert_int_equal(b.calls, 1);
+	cc_log_teardown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed_lines),
+		cmocka_unit_test(test_json_format),
+		cmocka_unit_test(test_log_sinks),
 		cmocka_unit_test(test_levels_and_offsets),
 		cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_truncation_keeps_newline),
