@@ -446,18 +446,34 @@ int cmd_chaos(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (cmd_up(2, (char *[]){ topo_file, "--timeout=120", NULL })) {
-		fprintf(stderr, "harness chaos: the topology did not come up\n");
+	char topo_name[64] = "";
+	struct topology *t;
+	if (topology_load_file(topo_file, &t, err, sizeof(err))) {
+		fprintf(stderr, "harness chaos: %s\n", err);
+		free_state(&c);
+		return 2;
+	}
+	snprintf(topo_name, sizeof(topo_name), "%s", t->name);
+	topology_free(t);
+	struct journal j;
+	if (journal_read(topo_name, &j) == 0) {
+		/* someone else's run: never bring it down */
+		journal_free(&j);
+		fprintf(stderr, "harness chaos: topology \"%s\" is already up; take it down or pick "
+		        "another name with --name\n", topo_name);
 		free_state(&c);
 		return 1;
 	}
-	struct topology *t;
-	if (topology_load_file(topo_file, &t, err, sizeof(err)) == 0) {
-		c.have_run = run_open(t->name, &c.r, err, sizeof(err)) == 0;
-		topology_free(t);
-	}
+	bool up = cmd_up(2, (char *[]){ topo_file, "--timeout=120", NULL }) == 0;
+	c.have_run = up && run_open(topo_name, &c.r, err, sizeof(err)) == 0;
 	if (!c.have_run || alloc_state(&c)) {
-		fprintf(stderr, "harness chaos: cannot open the run: %s\n", err);
+		fprintf(stderr, "harness chaos: %s%s\n",
+		        up ? "cannot open the run: " : "the topology did not come up",
+		        up ? err : "");
+		if (c.have_run)
+			run_close(&c.r);
+		if (!o.keep)   /* whatever part of it was made */
+			cmd_down(1, (char *[]){ topo_name, NULL });
 		free_state(&c);
 		return 1;
 	}
@@ -473,8 +489,6 @@ int cmd_chaos(int argc, char **argv)
 	if (chaos_write_report(&c, verdict, check_ms, err, sizeof(err)))
 		fprintf(stderr, "harness chaos: %s\n", err);
 	save_logs(&c);
-	char topo_name[64];
-	snprintf(topo_name, sizeof(topo_name), "%s", c.r.name);
 	monitor_free(c.mon);
 	hist_free(&c.hist);
 	run_close(&c.r);
