@@ -35,6 +35,9 @@ Look around:
   harness exec node2_201 -- ip addr               anything, inside the node's namespace
   harness restart node2_201                       restart, kill, stop, start, pause, resume
   harness link down node3_211                     cut a node's link (link up restores it)
+  harness partition node2_201 '|' node3_211       drop packets between them (heal undoes it)
+  harness chaos scenarios/leader-kill.yaml        a chaos experiment on its own 3-server
+                                                  topology: verdicts and a report (docs/scenarios.md)
 Tear down:
   make down                                       (or: harness down dc1)
 TXT
