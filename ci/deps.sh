@@ -19,7 +19,34 @@ PACKAGES=(
   libcmocka-dev libcurl4-openssl-dev curl procps python3
   # real peers the harness runs beside conclave (kinds serf and etcd; interop, benchmarks)
   serf etcd-server etcd-client
+  # HTTP load generator for bench/http.sh
+  wrk
+  # a real resolver client for the DNS interface test
+  bind9-dnsutils
 )
+
+# Node.js and npm for the client conformance test (tests/clients): Debian's
+# packages, added only when there is no npm at all, so an existing install
+# (nodesource's nodejs bundles npm; Debian's npm would fight it) is left alone.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
+# tests/clients/node_modules (the npm `consul` client) from the committed lock
+# file, with `npm ci`; skipped while package.json and the lock file are what the
+# last `npm ci` installed (a stamp inside node_modules holds their hash).
+npm_clients() {
+  local dir sum stamp
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/clients"
+  stamp=$dir/node_modules/.conclave-lock.sha256
+  sum=$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+    return 0
+  fi
+  echo "ci/deps.sh: npm ci in tests/clients"
+  (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$sum" >"$stamp"
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -29,6 +56,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  npm_clients
   exit 0
 fi
 
@@ -51,3 +79,4 @@ trap 'if [ $own_policy = 1 ]; then rm -f "$policy"; fi' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "ci/deps.sh: done"
+npm_clients

@@ -16,6 +16,15 @@ int cc_cli_leave(int argc, char **argv);
 int cc_cli_force_leave(int argc, char **argv);
 int cc_cli_kv(int argc, char **argv);       /* kv get|put|delete */
 int cc_cli_operator(int argc, char **argv); /* operator raft list-peers|remove-peer */
+int cc_cli_autopilot(int argc, char **argv); /* operator autopilot get-config|set-config|state */
+int cc_cli_services(int argc, char **argv); /* services register|deregister */
+/* cli_kv_export.c: kv export|import (cc_cli_kv dispatches) */
+int cc_cli_kv_export(int argc, char **argv);
+int cc_cli_kv_import(int argc, char **argv);
+/* cli_kv.c: standard base64 with padding, as Go's StdEncoding. Returns the
+ * length written to out (room for strlen(in) / 4 * 3 bytes), or -1 with *bad
+ * set to the offending input byte. */
+long cc_cli_b64_decode(const char *in, unsigned char *out, size_t *bad);
 int cc_cli_info(int argc, char **argv);
 int cc_cli_monitor(int argc, char **argv);  /* streams the agent's log */
 int cc_cli_catalog(int argc, char **argv);  /* catalog nodes|services */
@@ -67,11 +76,18 @@ void cc_cli_columns(FILE *f, const char *const *cell, size_t nrows, size_t ncols
 /* Flags parsed like Go's flag package: -name, --name, -name=value, -name
  * value (not for bools); parsing stops at the first non-flag argument, at "-"
  * and after "--". */
-enum cc_cli_flag_type { CC_CLI_BOOL, CC_CLI_STR, CC_CLI_U64 };
+enum cc_cli_flag_type { CC_CLI_BOOL, CC_CLI_STR, CC_CLI_U64, CC_CLI_LIST, CC_CLI_OPTBOOL };
 struct cc_cli_flag {
 	const char *name;
 	enum cc_cli_flag_type type;
-	void *dst; /* bool *, const char ** or uint64_t * */
+	void *dst; /* bool *, const char **, uint64_t *, struct cc_cli_list * or int * */
+};
+/* CC_CLI_LIST: a repeatable flag, every value appended (the caller frees v;
+ * the strings are argv's). CC_CLI_OPTBOOL: a boolean flag into an int the
+ * caller sets to -1, so that it can tell "not given" from 0 and 1. */
+struct cc_cli_list {
+	const char **v;
+	size_t n;
 };
 
 /* Returns the number of arguments consumed (the rest are positional); -2

@@ -477,14 +477,17 @@ int cc_cli_parse(int argc, char **argv, const struct cc_cli_flag *flags, size_t 
 			return parse_fail(usage, msg);
 		}
 		i++;
-		if (f->type == CC_CLI_BOOL) {
-			if (eq && parse_bool(eq + 1, f->dst)) {
+		if (f->type == CC_CLI_BOOL || f->type == CC_CLI_OPTBOOL) {
+			bool b = true;
+			if (eq && parse_bool(eq + 1, &b)) {
 				snprintf(msg, sizeof(msg), "invalid boolean value \"%.100s\" for -%s: parse error",
 				         eq + 1, shown);
 				return parse_fail(usage, msg);
 			}
-			if (!eq)
-				*(bool *)f->dst = true;
+			if (f->type == CC_CLI_BOOL)
+				*(bool *)f->dst = b;
+			else
+				*(int *)f->dst = b;
 			continue;
 		}
 		const char *v = eq ? eq + 1 : NULL;
@@ -496,6 +499,13 @@ int cc_cli_parse(int argc, char **argv, const struct cc_cli_flag *flags, size_t 
 		}
 		if (f->type == CC_CLI_STR) {
 			*(const char **)f->dst = v;
+		} else if (f->type == CC_CLI_LIST) {
+			struct cc_cli_list *l = f->dst;
+			const char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+			if (!nv)
+				return parse_fail(usage, "out of memory");
+			l->v = nv;
+			l->v[l->n++] = v;
 		} else if (parse_u64(v, f->dst)) {
 			snprintf(msg, sizeof(msg), "invalid value \"%.100s\" for flag -%s: parse error", v,
 			         shown);

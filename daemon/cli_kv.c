@@ -45,7 +45,9 @@ static const char kv_usage[] =
 	"\n"
 	"Subcommands:\n"
 	"    delete    Removes data from the KV store\n"
+	"    export    Exports a tree from the KV store as JSON\n"
 	"    get       Retrieves or lists data from the KV store\n"
+	"    import    Imports a tree stored as JSON to the KV store\n"
 	"    put       Sets or updates data in the KV store\n";
 
 static const char get_usage[] =
@@ -127,9 +129,8 @@ static const char delete_usage[] =
 	"  -recurse\n"
 	"     Recursively delete all keys with the path. The default value is false.\n";
 
-/* Standard base64 with padding, as Go's StdEncoding. Returns the length, or
- * -1 with *bad set to the offending input byte. */
-static long b64_decode(const char *in, unsigned char *out, size_t *bad)
+/* Standard base64 with padding (contract in cli.h). */
+long cc_cli_b64_decode(const char *in, unsigned char *out, size_t *bad)
 {
 	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t n = strlen(in), o = 0;
@@ -180,7 +181,7 @@ static int pair_of(const cJSON *o, struct pair *p)
 	p->b64 = cJSON_IsString(v) ? v->valuestring : "";
 	p->val = malloc(strlen(p->b64) / 4 * 3 + 1);
 	size_t bad;
-	long n = p->val ? b64_decode(p->b64, p->val, &bad) : -1;
+	long n = p->val ? cc_cli_b64_decode(p->b64, p->val, &bad) : -1;
 	if (n < 0) {
 		free(p->val);
 		p->val = NULL;
@@ -407,7 +408,7 @@ static int kv_put(int argc, char **argv)
 	if (b64 && data) {
 		unsigned char *raw = malloc(len / 4 * 3 + 1);
 		size_t bad = 0;
-		long m = raw ? b64_decode(data, (unsigned char *)raw, &bad) : -1;
+		long m = raw ? cc_cli_b64_decode(data, (unsigned char *)raw, &bad) : -1;
 		free(data);
 		if (m < 0) {
 			fprintf(stderr, "Error! Cannot base 64 decode data: illegal base64 data at input "
@@ -534,6 +535,10 @@ int cc_cli_kv(int argc, char **argv)
 		return kv_put(argc - 1, argv + 1);
 	if (argc > 0 && strcmp(argv[0], "delete") == 0)
 		return kv_delete(argc - 1, argv + 1);
+	if (argc > 0 && strcmp(argv[0], "export") == 0)
+		return cc_cli_kv_export(argc - 1, argv + 1);
+	if (argc > 0 && strcmp(argv[0], "import") == 0)
+		return cc_cli_kv_import(argc - 1, argv + 1);
 	bool help = argc > 0 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "-help") == 0 ||
 	                         strcmp(argv[0], "--help") == 0);
 	/* mitchellh/cli: a command group run bare prints its help and exits 1 */

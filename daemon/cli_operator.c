@@ -25,7 +25,8 @@ static const char operator_usage[] =
 	"  Raft subsystem.\n"
 	"\n"
 	"Subcommands:\n"
-	"    raft    Provides cluster-level tools for Conclave operators\n";
+	"    autopilot    Provides tools for modifying Autopilot configuration\n"
+	"    raft         Provides cluster-level tools for Conclave operators\n";
 
 static const char raft_usage[] =
 	"Usage: conclave operator raft <subcommand> [options]\n"
@@ -222,6 +223,8 @@ static int remove_peer(int argc, char **argv)
 
 int cc_cli_operator(int argc, char **argv)
 {
+	if (argc > 0 && strcmp(argv[0], "autopilot") == 0)
+		return cc_cli_autopilot(argc - 1, argv + 1);
 	if (argc == 0 || strcmp(argv[0], "raft") != 0)
 		return group_usage(argc, argv, operator_usage);
 	if (argc > 1 && strcmp(argv[1], "list-peers") == 0)

@@ -20,6 +20,7 @@ static const char usage[] =
 	"    members      Lists the members of a Conclave cluster\n"
 	"    monitor      Stream logs from a Conclave agent\n"
 	"    operator     Provides cluster-level tools for Conclave operators\n"
+	"    services     Interact with services\n"
 	"    validate     Validate config files/directories\n"
 	"    version      Prints the Conclave version\n"
 	"\n"
@@ -74,7 +75,7 @@ static int cmd_agent(int argc, char **argv)
 		cc_config_free(c);
 		return 1;
 	}
-	rc = cc_agent_run(c);
+	rc = cc_agent_run(c, argc, argv);
 	cc_config_free(c);
 	return rc;
 }
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
 		return cc_cli_info(argc - 2, argv + 2);
 	if (strcmp(cmd, "monitor") == 0)
 		return cc_cli_monitor(argc - 2, argv + 2);
+	if (strcmp(cmd, "services") == 0)
+		return cc_cli_services(argc - 2, argv + 2);
 	fprintf(stderr, "conclave: unknown command \"%s\"\n\n%s", cmd, usage);
 	return 127;
 }

@@ -132,10 +132,12 @@ static void query_conclave(const struct topo_node *n, int nsfd, struct node_view
 	uint32_t ip = n->ifaces[0].addr;
 	int st = query_http(nsfd, ip, port, "GET", "/v1/status/leader", NULL, body, sizeof(body),
 	                    timeout_ms);
-	if (st != 200)
+	if (st <= 0)
 		return;
+	/* any answer says the daemon is up: a client agent that knows no server
+	 * answers 500 "No known Consul servers", as Consul's does */
 	v->answered = 1;
-	cJSON *j = cJSON_Parse(body);
+	cJSON *j = st == 200 ? cJSON_Parse(body) : NULL;
 	if (cJSON_IsString(j))
 		snprintf(v->leader, sizeof(v->leader), "%s", j->valuestring);
 	cJSON_Delete(j);

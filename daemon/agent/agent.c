@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent/agent_internal.h"
+#include "agent/agent_local.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 
@@ -43,6 +44,7 @@ static void host_port(char *out, size_t cap, const char *ip, int port)
 
 static void shutdown_endpoints(struct cc_agent *a)
 {
+	agent_dns_stop(a);   /* Consul stops DNS before HTTP */
 	for (size_t i = 0; i < a->nhttp; i++) {
 		CC_INFO(MOD, "Stopping server", "protocol", "HTTP", "address", a->http_names[i],
 		        "network", "tcp");
@@ -54,6 +56,7 @@ static void shutdown_endpoints(struct cc_agent *a)
 
 static void finish_shutdown(struct cc_agent *a, bool left)
 {
+	agent_local_stop(a);
 	agent_forward_stop(a);
 	if (a->server)
 		agent_kv_watch_stop(a);
@@ -70,8 +73,10 @@ static void finish_shutdown(struct cc_agent *a, bool left)
 	if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
 		uv_signal_stop(&a->sigint);
 		uv_signal_stop(&a->sigterm);
+		uv_signal_stop(&a->sighup);
 		uv_close((uv_handle_t *)&a->sigint, NULL);
 		uv_close((uv_handle_t *)&a->sigterm, NULL);
+		uv_close((uv_handle_t *)&a->sighup, NULL);
 	}
 	CC_INFO(MOD, "Endpoints down");
 }
@@ -145,6 +150,15 @@ static void on_signal(uv_signal_t *s, int signum)
 	agent_shutdown(a, graceful);
 }
 
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	struct cc_agent *a = s->data;
+	char err[512];
+	CC_INFO(MOD, "Caught", "signal", "hangup");
+	if (!a->stopping && agent_reload(a, err, sizeof(err)))
+		CC_ERROR(MOD, "Failed to reload configs", "error", err);
+}
+
 static int start_http(struct cc_agent *a)
 {
 	const struct cc_config *c = a->cfg;
@@ -167,11 +181,13 @@ static int start_http(struct cc_agent *a)
 	return 0;
 }
 
-int cc_agent_run(const struct cc_config *cfg)
+int cc_agent_run(const struct cc_config *cfg, int argc, char **argv)
 {
 	struct cc_agent a;
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	a.argc = argc;
+	a.argv = argv;
 	a.exit_code = 1;
 
 	char err[512] = "";
@@ -213,7 +229,7 @@ int cc_agent_run(const struct cc_config *cfg)
 		cc_metric_incr("raft.state.follower", 1); /* Raft starts as a follower */
 	}
 	if (agent_gossip_start(&a, err, sizeof(err)) || agent_forward_start(&a, err, sizeof(err)) ||
-	    start_http(&a)) {
+	    agent_dns_start(&a, err, sizeof(err)) || start_http(&a)) {
 		agent_forward_stop(&a);
 		if (a.server)
 			cc_server_stop(a.server);
@@ -232,14 +248,21 @@ int cc_agent_run(const struct cc_config *cfg)
 	}
 	uv_signal_init(&a.loop, &a.sigint);
 	uv_signal_init(&a.loop, &a.sigterm);
-	a.sigint.data = a.sigterm.data = &a;
+	uv_signal_init(&a.loop, &a.sighup);
+	a.sigint.data = a.sigterm.data = a.sighup.data = &a;
 	uv_signal_start(&a.sigint, on_signal, SIGINT);
 	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&a.sighup, on_sighup, SIGHUP);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (a.server) {
 		cc_server_set_lan(a.server, a.lan);
 		agent_kv_watch_start(&a);
+	}
+	if (agent_local_start(&a, err, sizeof(err))) {
+		CC_ERROR(MOD, "Error starting agent", "error", err);
+		a.exit_code = 1;
+		agent_shutdown(&a, false);
 	}
 	printf("==> Conclave agent running!\n");
 	fflush(stdout);

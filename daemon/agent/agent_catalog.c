@@ -48,6 +48,7 @@ void cat_params_free(struct cat_params *p)
 {
 	free(p->name);
 	free(p->tag);
+	free(p->node_meta);
 	free(p->body);
 	memset(p, 0, sizeof(*p));
 }
@@ -55,7 +56,7 @@ void cat_params_free(struct cat_params *p)
 int cat_params_check(const struct cat_params *p, struct cc_http_resp *resp)
 {
 	const struct ep_route *r = route_of(p->ep);
-	if (!r || !p->name || !p->tag) {
+	if (!r || !p->name || !p->tag || !p->node_meta) {
 		cc_http_error(resp, 400, "Invalid request");
 		return -1;
 	}
@@ -63,7 +64,12 @@ int cat_params_check(const struct cat_params *p, struct cc_http_resp *resp)
 		cc_http_error(resp, 400, "%s", r->missing);
 		return -1;
 	}
-	if (strlen(p->name) > CATALOG_STR_MAX || strlen(p->tag) > CATALOG_STR_MAX) {
+	if (p->node_meta[0] && !strchr(p->node_meta, ':')) {
+		cc_http_error(resp, 400, "Invalid node-meta: \"%.64s\" is not KEY:VALUE", p->node_meta);
+		return -1;
+	}
+	if (strlen(p->name) > CATALOG_STR_MAX || strlen(p->tag) > CATALOG_STR_MAX ||
+	    strlen(p->node_meta) > CATALOG_STR_MAX) {
 		cc_http_error(resp, 400, "Invalid %s: longer than %d bytes",
 		              strlen(p->name) > CATALOG_STR_MAX ? "name" : "tag", CATALOG_STR_MAX);
 		return -1;
@@ -110,6 +116,13 @@ static int params_parse(const struct cc_agent *a, const struct cc_http_req *req,
 	    agent_blocking_parse(req, &p->blocking, &p->index, &p->wait_ms, resp))
 		return -1;
 	const char *passing = cc_http_query(req, "passing"), *tag = cc_http_query(req, "tag");
+	const char *dc = cc_http_query(req, "dc"), *meta = cc_http_query(req, "node-meta");
+	/* one datacenter: no WAN federation of catalogs (Consul's text for an
+	 * unknown one) */
+	if (dc && dc[0] && strcmp(dc, a->cfg->datacenter) != 0) {
+		cc_http_error(resp, 500, "No path to datacenter");
+		return -1;
+	}
 	if (passing && parse_bool(passing, &p->passing)) {
 		cc_http_error(resp, 400, "Invalid value for ?passing");
 		return -1;
@@ -117,7 +130,8 @@ static int params_parse(const struct cc_agent *a, const struct cc_http_req *req,
 	p->has_tag = tag != NULL;
 	p->name = strdup(route_of(ep)->named ? req->suffix : "");
 	p->tag = strdup(tag ? tag : "");
-	if (!p->name || !p->tag) {
+	p->node_meta = strdup(meta ? meta : "");
+	if (!p->name || !p->tag || !p->node_meta) {
 		cat_params_free(p);
 		cc_http_error(resp, 500, "out of memory");
 		return -1;
@@ -212,8 +226,21 @@ static int name_tag_cmp(const void *a, const void *b)
 	return !x->tag ? -1 : !y->tag ? 1 : strcmp(x->tag, y->tag);
 }
 
+/* ?node-meta=KEY:VALUE: the node has that pair (Consul's NodeMetaFilters). */
+static bool meta_match(const struct catalog_node *n, const char *kv)
+{
+	const char *colon = strchr(kv, ':');
+	if (!kv[0] || !colon)
+		return true;
+	size_t kl = (size_t)(colon - kv);
+	for (size_t i = 0; i < n->nmeta; i++)
+		if (strlen(n->meta[i].key) == kl && strncmp(n->meta[i].key, kv, kl) == 0)
+			return strcmp(n->meta[i].value, colon + 1) == 0;
+	return false;
+}
+
 /* /v1/catalog/services: name -> its instances' tags, unique and sorted. */
-static cJSON *services_json(const struct catalog *cat)
+static cJSON *services_json(const struct catalog *cat, const char *meta)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < catalog_node_count(cat); i++)
@@ -225,6 +252,8 @@ static cJSON *services_json(const struct catalog *cat)
 		return o;
 	n = 0;
 	for (size_t i = 0; i < catalog_node_count(cat); i++) {
+		if (!meta_match(catalog_node_at(cat, i), meta))
+			continue;
 		for (size_t j = 0; j < catalog_service_count(cat, i); j++) {
 			const struct catalog_service *s = catalog_service_at(cat, i, j);
 			v[n++] = (struct name_tag){ s->service, NULL };
@@ -275,7 +304,7 @@ static cJSON *health_entry(const struct catalog *cat, size_t n, const struct cat
 static cJSON *answer(const struct catalog *cat, const struct cat_params *p)
 {
 	if (p->ep == CAT_SERVICES)
-		return services_json(cat);
+		return services_json(cat, p->node_meta);
 	long pos = catalog_node_find(cat, p->name);
 	if (p->ep == CAT_NODE) {
 		if (pos < 0)
@@ -297,6 +326,8 @@ static cJSON *answer(const struct catalog *cat, const struct cat_params *p)
 	}
 	enum catalog_status want = p->ep == HEALTH_STATE ? catalog_status_parse(p->name) : 0;
 	for (size_t i = 0; i < catalog_node_count(cat); i++) {
+		if (!meta_match(catalog_node_at(cat, i), p->node_meta))
+			continue;
 		if (p->ep == CAT_NODES) {
 			cJSON_AddItemToArray(arr, cat_json_node(catalog_node_at(cat, i)));
 			continue;

@@ -1,7 +1,8 @@
 /* Client agents have no Raft: they forward KV, catalog and health requests
  * to a server of their datacenter over server RPC (method KVS.Forward), as
  * Consul clients forward their RPCs. The first byte of a request says what it
- * is: FORWARD_VERSION a KV request, FORWARD_CATALOG a catalog/health one. The
+ * is: FORWARD_VERSION a KV request, FORWARD_CATALOG a catalog/health one,
+ * FORWARD_STATUS /v1/status/leader or peers. The
  * server runs the request as if it had come over its own HTTP API and sends
  * the answer (status, content type, query meta headers, body)
  * back; the client relays it. Both byte layouts are bounds-checked: a server
@@ -17,6 +18,7 @@
 
 #define FORWARD_VERSION 1
 #define FORWARD_CATALOG 2
+#define FORWARD_STATUS 4   /* then one byte each: peers?, pretty? */
 #define FORWARD_TIMEOUT_MS 10000   /* the server holds up to 7 s for a leader */
 #define NO_SERVERS "No known Consul servers"
 
@@ -187,6 +189,7 @@ static int encode_cat(const struct cat_params *p, struct wbuf *w)
 	put_u64(w, (uint64_t)p->mode);
 	put_bytes(w, p->name, strlen(p->name));
 	put_bytes(w, p->tag, strlen(p->tag));
+	put_bytes(w, p->node_meta, strlen(p->node_meta));
 	put_bytes(w, p->body, p->body_len);
 	return w->oom ? -ENOMEM : 0;
 }
@@ -203,6 +206,7 @@ static int decode_cat(const uint8_t *b, size_t len, struct cat_params *p)
 	uint64_t mode = get_u64(&r);
 	p->name = get_str(&r, CATALOG_STR_MAX);
 	p->tag = get_str(&r, CATALOG_STR_MAX);
+	p->node_meta = get_str(&r, CATALOG_STR_MAX);
 	size_t n = 0;
 	const uint8_t *body = get_bytes(&r, 4u * 1024u * 1024u, &n);
 	p->body = body ? malloc(n ? n : 1) : NULL;
@@ -330,8 +334,20 @@ static void on_forwarded_catalog(struct cc_agent *a, struct tr_call *call, const
 static void on_forwarded_request(void *ud, struct tr_call *call, const uint8_t *body, size_t len)
 {
 	struct cc_agent *a = ud;
+	if (len == 3 && body[0] == FORWARD_STATUS && body[1] <= 1 && body[2] <= 1) {
+		struct cc_http_resp resp = { .status = 200 };
+		cJSON *j = agent_status_json(a, body[1]);
+		cc_http_json_body(&resp, j, body[2]);
+		cJSON_Delete(j);
+		agent_forward_reply(call, &resp);
+		return;
+	}
 	if (len >= 1 && body[0] == FORWARD_CATALOG) {
 		on_forwarded_catalog(a, call, body, len);
+		return;
+	}
+	if (len >= 1 && body[0] == AGENT_FORWARD_DNS) {
+		agent_dns_forwarded(a, call, body, len);
 		return;
 	}
 	struct kv_params p;
@@ -369,7 +385,9 @@ static void pick_server(void *ud, const struct swim_member_info *m)
  * is safe to repeat — while the connection broke before the answer came. */
 struct fwd {
 	struct cc_agent *a;
-	struct cc_http_pending *pending;
+	struct cc_http_pending *pending;   /* the answer goes here, or to done */
+	void (*done)(void *ud, struct cc_http_resp *resp);
+	void *ud;
 	uint8_t *req;
 	size_t len;
 	uint32_t timeout_ms;
@@ -383,7 +401,12 @@ static void on_forward_answer(void *ud, const char *err, const uint8_t *body, si
 
 static void fwd_done(struct fwd *f, struct cc_http_resp *resp)
 {
-	cc_http_finish(f->pending, resp);
+	if (f->pending) {
+		cc_http_finish(f->pending, resp);
+	} else {
+		f->done(f->ud, resp);
+		free(resp->body);
+	}
 	free(f->req);
 	free(f);
 }
@@ -430,18 +453,26 @@ static void on_forward_answer(void *ud, const char *err, const uint8_t *body, si
 /* Sends an encoded request (takes w over) to a server; the answer goes to
  * pending. A blocking query holds the answer for up to its wait (+1/16). */
 static void forward_send(struct cc_agent *a, struct wbuf *w, bool read, bool blocking,
-                         uint64_t wait_ms, struct cc_http_pending *pending)
+                         uint64_t wait_ms, struct cc_http_pending *pending,
+                         void (*done)(void *ud, struct cc_http_resp *resp), void *ud)
 {
 	struct cc_http_resp resp = { .status = 200 };
 	struct fwd *f = w->oom ? NULL : calloc(1, sizeof(*f));
 	if (!f) {
 		free(w->p);
 		cc_http_error(&resp, 500, "out of memory");
-		cc_http_finish(pending, &resp);
+		if (pending) {
+			cc_http_finish(pending, &resp);
+		} else {
+			done(ud, &resp);
+			free(resp.body);
+		}
 		return;
 	}
 	f->a = a;
 	f->pending = pending;
+	f->done = done;
+	f->ud = ud;
 	f->req = w->p;
 	f->len = w->len;
 	f->read = read;
@@ -471,7 +502,7 @@ void agent_forward_kv(struct cc_agent *a, struct kv_params *p, struct cc_http_pe
 	bool read = strcmp(p->method, "GET") == 0, blocking = p->blocking;
 	uint64_t wait = p->wait_ms;
 	kv_params_free(p);
-	forward_send(a, &w, read, blocking, wait, pending);
+	forward_send(a, &w, read, blocking, wait, pending, NULL, NULL);
 }
 
 void agent_forward_catalog(struct cc_agent *a, struct cat_params *p,
@@ -482,7 +513,34 @@ void agent_forward_catalog(struct cc_agent *a, struct cat_params *p,
 	bool read = p->ep != CAT_REGISTER && p->ep != CAT_DEREGISTER, blocking = p->blocking;
 	uint64_t wait = p->wait_ms;
 	cat_params_free(p);
-	forward_send(a, &w, read, blocking, wait, pending);
+	forward_send(a, &w, read, blocking, wait, pending, NULL, NULL);
+}
+
+void agent_forward_catalog_cb(struct cc_agent *a, struct cat_params *p,
+                              void (*done)(void *ud, struct cc_http_resp *resp), void *ud)
+{
+	struct wbuf w = { 0 };
+	encode_cat(p, &w);
+	bool read = p->ep != CAT_REGISTER && p->ep != CAT_DEREGISTER;
+	cat_params_free(p);
+	forward_send(a, &w, read, false, 0, NULL, done, ud);
+}
+
+void agent_forward_dns(struct cc_agent *a, const uint8_t *req, size_t len,
+                       void (*done)(void *ud, struct cc_http_resp *resp), void *ud)
+{
+	struct wbuf w = { 0 };
+	put(&w, req, len);
+	forward_send(a, &w, true, false, 0, NULL, done, ud);
+}
+
+void agent_forward_status(struct cc_agent *a, bool peers, bool pretty,
+                          struct cc_http_pending *pending)
+{
+	struct wbuf w = { 0 };
+	uint8_t b[3] = { FORWARD_STATUS, peers, pretty };
+	put(&w, b, sizeof(b));
+	forward_send(a, &w, true, false, 0, pending, NULL, NULL);
 }
 
 int agent_forward_start(struct cc_agent *a, char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "agent/agent_internal.h"
+#include "agent/agent_local.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 
@@ -90,8 +91,13 @@ static void on_lan_event(void *ud, enum swim_event ev, const struct swim_member_
 	const char *role = gw_tag_find(t, (size_t)nt, "role");
 	const char *port = gw_tag_find(t, (size_t)nt, "port");
 	const char *dc = gw_tag_find(t, (size_t)nt, "dc");
-	if (!role || strcmp(role, "consul") != 0 || !port || !a->cfg->server)
+	if (!role || strcmp(role, "consul") != 0 || !port)
 		return;
+	if (!a->cfg->server) {   /* Consul's ServerUp: a client's anti-entropy retries */
+		if (ev == SWIM_EVENT_JOIN)
+			agent_sync_server_up(a);
+		return;
+	}
 	cc_server_lan_event(a->server, ev, m);
 	char ip[64], desc[GW_NAME_MAX + 128];
 	ip_text(&m->addr, ip, sizeof(ip));
@@ -299,6 +305,7 @@ int agent_gossip_start(struct cc_agent *a, char *err, size_t errlen)
 	g.advertise_ip = c->advertise_addr;
 	g.snapshot_path = lan_snap;
 	g.on_event = on_lan_event;
+	g.veto_consul = true;   /* Consul's LAN merge delegate */
 	if (gossip_start(&a->lan, &a->loop, &g, err, errlen))
 		return -1;
 	uv_timer_init(&a->loop, &a->retry_timer);

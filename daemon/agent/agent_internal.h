@@ -19,7 +19,9 @@ struct cc_agent {
 	const struct cc_config *cfg;
 	char node_id[37];
 	uv_loop_t loop;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
+	int argc;                   /* the agent's flags, read again on reload */
+	char **argv;
 	struct cc_http *http[CC_AGENT_MAX_HTTP];
 	char http_names[CC_AGENT_MAX_HTTP][80];
 	size_t nhttp;
@@ -45,10 +47,14 @@ struct cc_agent {
 	/* metrics gauges sampled once a second (agent_metrics.c) */
 	uv_timer_t metrics_timer;
 	bool have_metrics_timer;
+	/* the agent's own services and checks (agent_local.h) */
+	struct agent_local *local;
 	/* GET /v1/agent/monitor streams (agent_monitor.c) */
 	struct monitor *monitors;
 	uv_timer_t monitor_timer;
 	bool have_monitor_timer;
+	/* the DNS interface (agent_dns.c) */
+	struct agent_dns *dns;
 };
 
 /* A KV request as the HTTP API takes it (agent_kv.c); a client agent forwards
@@ -106,6 +112,9 @@ void agent_h_kv(void *ud, const struct cc_http_req *req, struct cc_http_resp *re
 void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
                                 struct cc_http_resp *resp);
 void agent_h_raft_peer(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* agent_autopilot.c: /v1/operator/autopilot/health and .../configuration. */
+void agent_h_autopilot_health(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+void agent_h_autopilot_config(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
 /* From the request's path and query; 0, or -1 with resp set (400). */
 int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct cc_http_resp *resp);
 /* The checks that do not need the query string (also run on forwarded ones). */
@@ -143,6 +152,7 @@ enum cat_ep {
 struct cat_params {
 	int ep;
 	char *name, *tag;
+	char *node_meta;            /* ?node-meta=KEY:VALUE ("" = none) */
 	bool has_tag, passing, pretty, blocking;
 	uint64_t index, wait_ms;
 	enum cc_read_mode mode;
@@ -158,6 +168,15 @@ void agent_catalog_run(struct cc_agent *a, struct cat_params *p, struct cc_http_
                        struct tr_call *call, const char *path);
 void agent_forward_catalog(struct cc_agent *a, struct cat_params *p,
                            struct cc_http_pending *pending);
+/* GET /v1/status/leader|peers on a client agent: asked of a server. */
+void agent_forward_status(struct cc_agent *a, bool peers, bool pretty,
+                          struct cc_http_pending *pending);
+/* What a server answers to those (agent_kv.c). */
+cJSON *agent_status_json(const struct cc_agent *a, bool peers);
+/* The same for the agent's own requests (anti-entropy): done(ud, resp) runs
+ * once with the server's answer (resp->body is freed after it returns). */
+void agent_forward_catalog_cb(struct cc_agent *a, struct cat_params *p,
+                              void (*done)(void *ud, struct cc_http_resp *resp), void *ud);
 
 /* agent_catalog_json.c: Consul's JSON shapes, and register/deregister bodies
  * into catalog commands (malloc'd *cmd). Parsing returns 0, or -1 with the
@@ -194,5 +213,31 @@ void agent_h_metrics(void *ud, const struct cc_http_req *req, struct cc_http_res
 /* agent_monitor.c: GET /v1/agent/monitor; stop ends every stream. */
 void agent_h_monitor(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
 void agent_monitor_stop(struct cc_agent *a);
+/* agent_local.c: a reload (SIGHUP, PUT /v1/agent/reload): the config
+ * files again; 0, or -1 with err (nothing changed). */
+int agent_reload(struct cc_agent *a, char *err, size_t errlen);
+void agent_h_reload(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* agent_local.c: /v1/agent/services, /checks, /service/..., /check/..., /maintenance */
+void agent_h_local(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* agent_ui.c: GET / (301 to /ui/ when ui is on) and the UI's assets. */
+void agent_h_ui_root(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+void agent_h_ui(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+
+
+/* agent_dns.c: the DNS interface, UDP and TCP on every dns_addrs at
+ * ports.dns (-1: no listener). A client agent forwards the questions that
+ * read the catalog to a server as raw bytes (agent_forward_dns: first byte
+ * AGENT_FORWARD_DNS, a flag byte (1: the client asked over TCP), the DNS
+ * query); the server answers them with agent_dns_forwarded (status 200, the
+ * DNS answer as body). stop closes the listeners and connections. */
+#define AGENT_FORWARD_DNS 3
+int agent_dns_start(struct cc_agent *a, char *err, size_t errlen);
+void agent_dns_stop(struct cc_agent *a);
+void agent_dns_forwarded(struct cc_agent *a, struct tr_call *call, const uint8_t *body,
+                         size_t len);
+/* agent_forward.c: sends req (copied) to a server; done as for
+ * agent_forward_catalog_cb. */
+void agent_forward_dns(struct cc_agent *a, const uint8_t *req, size_t len,
+                       void (*done)(void *ud, struct cc_http_resp *resp), void *ud);
 
 #endif

@@ -28,23 +28,40 @@ static void log_request_error(const struct cc_http_req *req, const char *err)
 
 /* ---- status ---- */
 
-void agent_h_status_leader(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+cJSON *agent_status_json(const struct cc_agent *a, bool peers)
 {
-	const struct cc_agent *a = ud;
-	cJSON *s = cJSON_CreateString(a->server ? cc_server_leader(a->server) : "");
-	cc_http_json(req, resp, s);
-	cJSON_Delete(s);
-}
-
-void agent_h_status_peers(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
-{
-	const struct cc_agent *a = ud;
+	if (!peers)
+		return cJSON_CreateString(a->server ? cc_server_leader(a->server) : "");
 	const struct raft_configuration *c = a->server ? cc_server_configuration(a->server) : NULL;
 	cJSON *j = c && c->n ? cJSON_CreateArray() : cJSON_CreateNull();
 	for (unsigned i = 0; c && i < c->n; i++)
 		cJSON_AddItemToArray(j, cJSON_CreateString(c->s[i].addr));
+	return j;
+}
+
+/* A server answers from its own Raft state; a client agent asks a server
+ * (Consul's Status.Leader / Status.Peers RPCs). */
+static void status(struct cc_agent *a, const struct cc_http_req *req, struct cc_http_resp *resp,
+                   bool peers)
+{
+	if (!a->server) {
+		agent_forward_status(a, peers, cc_http_query(req, "pretty") != NULL,
+		                     cc_http_defer(req));
+		return;
+	}
+	cJSON *j = agent_status_json(a, peers);
 	cc_http_json(req, resp, j);
 	cJSON_Delete(j);
+}
+
+void agent_h_status_leader(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	status(ud, req, resp, false);
+}
+
+void agent_h_status_peers(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	status(ud, req, resp, true);
 }
 
 /* ---- KV ---- */
@@ -83,7 +100,9 @@ static cJSON *entry_json(const struct kv_entry *e)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "LockIndex", (double)e->lock_index);
 	cJSON_AddStringToObject(o, "Key", e->key);
-	cJSON_AddNumberToObject(o, "Flags", (double)e->flags);
+	char flags[24];   /* a uint64 exactly: a double would round it above 2^53 */
+	snprintf(flags, sizeof(flags), "%llu", (unsigned long long)e->flags);
+	cJSON_AddRawToObject(o, "Flags", flags);
 	if (e->len == 0) {
 		cJSON_AddNullToObject(o, "Value");
 	} else {

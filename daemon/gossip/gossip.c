@@ -2,6 +2,7 @@
 #include "gossip/gossip.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
@@ -25,6 +26,17 @@ struct join_batch {
 	char err[256];
 	uint32_t requests[32];
 	size_t nrequests;
+};
+
+/* A join address that is a host name, being resolved (uv_getaddrinfo):
+ * it holds one of its batch's pending slots until it answers. */
+struct name_lookup {
+	uv_getaddrinfo_t req;
+	struct gossip *g;              /* NULL once the pool stopped */
+	struct name_lookup *next;
+	size_t batch;
+	unsigned port;
+	char name[128];
 };
 
 struct stream {
@@ -66,6 +78,7 @@ struct gossip {
 	size_t nstreams;
 	struct stream *streams;
 	struct join_batch joins[MAX_JOINS];
+	struct name_lookup *lookups;   /* join addresses being resolved */
 	struct swim_out out;     /* large: one per pool */
 	uint8_t rx[GW_UDP_MAX];
 	uint8_t scratch[GW_UDP_MAX * 2];
@@ -401,6 +414,16 @@ static void stream_closed(uv_handle_t *h)
 	maybe_free(g);
 }
 
+static void batch_step(struct join_batch *b, const char *err)
+{
+	if (err && !b->err[0])
+		snprintf(b->err, sizeof(b->err), "%s", err);
+	if (--b->pending == 0) {
+		b->used = false;
+		b->done(b->ud, b->contacted, b->others, b->err[0] ? b->err : NULL);
+	}
+}
+
 static void join_result(struct gossip *g, uint32_t request, const struct gw_push_pull *pp,
                         const char *err);
 
@@ -410,8 +433,11 @@ static void stream_close(struct stream *st, const struct gw_push_pull *result, c
 	if (st->outgoing && !st->finished) {
 		st->finished = true;
 		if (!g->stopping) {
-			swim_push_pull_done(g->swim, now_ms(g), st->request, result);
-			join_result(g, st->request, result, err);
+			int rc = swim_push_pull_done(g->swim, now_ms(g), st->request, result);
+			if (rc == -EPERM)   /* a merge veto fails the join through that node */
+				join_result(g, st->request, NULL, swim_merge_error(g->swim));
+			else
+				join_result(g, st->request, result, err);
 			drain(g);
 		}
 	}
@@ -686,16 +712,93 @@ static void join_result(struct gossip *g, uint32_t request, const struct gw_push
 				for (size_t n = 0; n < pp->nnodes && !other; n++)
 					other = pp->nodes[n].state == 0 && strcmp(pp->nodes[n].name, g->name);
 				b->others += other;
-			} else if (err && !b->err[0]) {
-				snprintf(b->err, sizeof(b->err), "%s", err);
 			}
-			if (--b->pending == 0) {
-				b->used = false;
-				b->done(b->ud, b->contacted, b->others, b->err[0] ? b->err : NULL);
-			}
+			batch_step(b, pp ? NULL : err);
 			return;
 		}
 	}
+}
+
+/* memberlist joins every IPv4 address a name resolves to. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct name_lookup *l = req->data;
+	struct gossip *g = l->g;
+	if (!g) {   /* the pool stopped meanwhile */
+		uv_freeaddrinfo(res);
+		free(l);
+		return;
+	}
+	for (struct name_lookup **pp = &g->lookups; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	struct join_batch *b = &g->joins[l->batch];
+	size_t added = 0;
+	for (struct addrinfo *ai = status ? NULL : res; ai; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET || b->nrequests >= 32)
+			continue;
+		uint32_t v4 = ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
+		bool dup = false;
+		for (struct addrinfo *x = res; x != ai && !dup; x = x->ai_next)
+			dup = x->ai_family == AF_INET &&
+			      ((struct sockaddr_in *)x->ai_addr)->sin_addr.s_addr == htonl(v4);
+		if (dup)
+			continue;
+		struct gw_ip ip;
+		gw_ip_from_v4(&ip, v4);
+		b->requests[b->nrequests++] = swim_join(g->swim, now_ms(g), &ip, (uint16_t)l->port);
+		added++;
+	}
+	uv_freeaddrinfo(res);
+	if (added) {
+		b->pending += (int)added - 1;
+		drain(g);
+	} else {
+		char err[200];
+		snprintf(err, sizeof(err), "lookup %s: %s", l->name,
+		         status == UV_EAI_NONAME ? "no such host"
+		         : status                ? uv_strerror(status)
+		                                 : "no IPv4 address");
+		char line[300];   /* memberlist's words */
+		snprintf(line, sizeof(line), "memberlist: Failed to resolve %s: %s", l->name, err);
+		cc_log(CC_LOG_WARN, g->mod_ml, line, (const char *)NULL);
+		batch_step(b, err);
+	}
+	free(l);
+}
+
+static int resolve(struct gossip *g, size_t batch, const char *name, unsigned port)
+{
+	struct name_lookup *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->g = g;
+	l->batch = batch;
+	l->port = port;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->req.data = l;
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
+	int rc = uv_getaddrinfo(g->loop, &l->req, on_resolved, l->name, NULL, &hints);
+	if (rc) {
+		free(l);
+		return rc;
+	}
+	l->next = g->lookups;
+	g->lookups = l;
+	return 0;
+}
+
+static bool host_name_ok(const char *h)
+{
+	size_t n = strlen(h);
+	if (n == 0 || n > 253)
+		return false;
+	for (; *h; h++)
+		if (!isalnum((unsigned char)*h) && *h != '-' && *h != '.' && *h != '_')
+			return false;
+	return true;
 }
 
 int gossip_join(struct gossip *g, const char *const *addrs, size_t n, gossip_join_cb done,
@@ -722,9 +825,14 @@ int gossip_join(struct gossip *g, const char *const *addrs, size_t n, gossip_joi
 			port = (unsigned)atoi(colon + 1);
 		}
 		struct in_addr a;
-		if (inet_pton(AF_INET, host, &a) != 1 || port == 0 || port > 65535) {
+		bool literal = inet_pton(AF_INET, host, &a) == 1;
+		if (!literal && port > 0 && port <= 65535 && host_name_ok(host) &&
+		    resolve(g, (size_t)(b - g->joins), host, port) == 0)
+			continue;   /* on_resolved joins what the name stands for */
+		if (!literal || port == 0 || port > 65535) {
 			if (!b->err[0])
-				snprintf(b->err, sizeof(b->err), "%s: not an IPv4 address[:port]", addrs[i]);
+				snprintf(b->err, sizeof(b->err), "%s: not an IPv4 address or host name[:port]",
+				         addrs[i]);
 			b->pending--;
 			continue;
 		}
@@ -798,6 +906,7 @@ int gossip_start(struct gossip **out, uv_loop_t *loop, const struct gossip_confi
 	uv_random(NULL, NULL, &sc.seed, sizeof(sc.seed), 0, NULL);
 	sc.udp_budget = GW_UDP_BUDGET - (g->encrypted ? GW_ENCRYPT_OVERHEAD : 0);
 	sc.reap_failed_ms = cfg->reconnect_timeout_ms;
+	sc.veto_consul = cfg->veto_consul;
 	g->swim = swim_new(&sc, uv_now(loop));
 	if (!g->swim) {
 		snprintf(err, errlen, "out of memory");
@@ -868,6 +977,11 @@ void gossip_stop(struct gossip *g)
 	if (!g || g->stopping)
 		return;
 	g->stopping = true;
+	for (struct name_lookup *l = g->lookups; l; l = l->next) {
+		l->g = NULL;   /* on_resolved frees it */
+		uv_cancel((uv_req_t *)&l->req);
+	}
+	g->lookups = NULL;
 	uv_timer_stop(&g->timer);
 	uv_timer_stop(&g->leave_timer);
 	uv_close((uv_handle_t *)&g->udp, on_handle_closed);

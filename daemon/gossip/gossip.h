@@ -34,6 +34,7 @@ struct gossip_config {
 	bool rejoin_after_leave;
 	uint32_t leave_propagate_ms; /* serf 1 s, Consul 3 s */
 	uint32_t reconnect_timeout_ms; /* how long failed members are kept (Consul LAN 72 h) */
+	bool veto_consul;          /* swim_config.veto_consul (Consul's LAN pool) */
 	/* called for every member event (join, leave, failed, update, reap) */
 	void (*on_event)(void *ud, enum swim_event ev, const struct swim_member_info *m);
 	void *ud;
@@ -48,7 +49,9 @@ int gossip_start(struct gossip **out, uv_loop_t *loop, const struct gossip_confi
 /* Stops and frees (handles close on the next loop turn). No leave is sent. */
 void gossip_stop(struct gossip *g);
 
-/* Joins through each address ("ip" or "ip:port"; default port: ours).
+/* Joins through each address ("ip", "host" or either with ":port"; default
+ * port: ours; a host name is resolved without blocking, and every IPv4
+ * address it has is joined, as memberlist does).
  * done(ud, contacted, others, err) runs once all are tried: contacted counts the
  * addresses that answered (ourselves included, as Consul counts), others the
  * answers that came from another node. */

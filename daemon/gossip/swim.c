@@ -322,6 +322,36 @@ static bool vsn_ok(const uint8_t *v)
 	return v[0] != 0 && v[1] != 0 && v[0] <= v[1];
 }
 
+/* Consul's lanMergeDelegate.NotifyMerge for one member: its reason to
+ * refuse it in why, or false. */
+static bool vetoed(const struct swim *s, const char *name, const uint8_t *meta, size_t len,
+                   char *why, size_t cap)
+{
+	struct gw_tag mine[24], theirs[24];
+	if (!s->cfg.veto_consul || strcmp(name, s->m[0]->name) == 0)
+		return false;
+	int nm = gw_decode_tags(s->cfg.meta, s->cfg.meta_len, mine, 24);
+	int nt = gw_decode_tags(meta, len, theirs, 24);
+	if (nm < 0 || nt < 0)
+		return false;
+	const char *my_id = gw_tag_find(mine, (size_t)nm, "id");
+	const char *my_dc = gw_tag_find(mine, (size_t)nm, "dc");
+	const char *id = gw_tag_find(theirs, (size_t)nt, "id");
+	const char *dc = gw_tag_find(theirs, (size_t)nt, "dc");
+	const char *role = gw_tag_find(theirs, (size_t)nt, "role");
+	if (id && my_id && id[0] && strcmp(id, my_id) == 0) {
+		snprintf(why, cap, "Member '%s' has conflicting node ID '%s' with this agent's ID", name,
+		         id);
+		return true;
+	}
+	if (role && (strcmp(role, "consul") == 0 || strcmp(role, "node") == 0) && dc && my_dc &&
+	    strcmp(dc, my_dc) != 0) {
+		snprintf(why, cap, "Member '%s' part of wrong datacenter '%s'", name, dc);
+		return true;
+	}
+	return false;
+}
+
 void swim__on_alive(struct swim *s, uint64_t now, const struct gw_alive *a, bool bootstrap)
 {
 	if (!a->node[0])
@@ -332,6 +362,11 @@ void swim__on_alive(struct swim *s, uint64_t now, const struct gw_alive *a, bool
 		return;
 	if (a->has_vsn && !vsn_ok(a->vsn))
 		return;
+	char why[sizeof(s->merge_error)];
+	if (vetoed(s, a->node, a->meta, a->meta_len, why, sizeof(why))) {
+		swim__log(s, 2, "memberlist: Ignoring an alive message for '%s': %s", a->node, why);
+		return;
+	}
 	struct member *m = swim__find(s, a->node);
 	if (!m) {
 		if (!(m = add_member(s, a->node)))
@@ -564,6 +599,16 @@ static int merge_remote(struct swim *s, uint64_t now, const struct gw_push_pull 
 		return -EPROTO;
 	}
 	for (size_t i = 0; i < r->nnodes; i++) {
+		char why[sizeof(s->merge_error)];
+		if (r->nodes[i].state == ML_ALIVE &&
+		    vetoed(s, r->nodes[i].name, r->nodes[i].meta, r->nodes[i].meta_len, why,
+		           sizeof(why))) {
+			swim__log(s, 3, "memberlist: Failed push/pull merge: %s", why);
+			snprintf(s->merge_error, sizeof(s->merge_error), "%s", why);
+			return -EPERM;
+		}
+	}
+	for (size_t i = 0; i < r->nnodes; i++) {
 		const struct gw_node_state *n = &r->nodes[i];
 		if (n->state == ML_ALIVE) {
 			struct gw_alive a;
@@ -613,6 +658,11 @@ uint32_t swim_join(struct swim *s, uint64_t now, const struct gw_ip *ip, uint16_
 	o->hdr.join = true;
 	o->hdr.request = ++s->next_request;
 	return o->hdr.request;
+}
+
+const char *swim_merge_error(const struct swim *s)
+{
+	return s->merge_error;
 }
 
 int swim_push_pull_done(struct swim *s, uint64_t now, uint32_t request,

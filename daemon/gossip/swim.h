@@ -34,6 +34,11 @@ struct swim_config {
 	uint32_t gossip_to_dead_ms, reap_left_ms, reap_failed_ms, reconnect_interval_ms;
 	unsigned indirect_checks, gossip_nodes, retransmit_mult, suspicion_mult,
 		suspicion_max_mult, awareness_max;
+	/* Consul's LAN merge delegate: refuse (a push/pull merge whole, an alive
+	 * message alone) a Consul member — tag role "consul" or "node" — whose
+	 * "dc" tag is not ours, and a member other than us carrying our "id"
+	 * tag; our own tags in meta give dc and id. */
+	bool veto_consul;
 };
 
 /* Member status as Serf reports it (the numbers Consul's API uses). */
@@ -97,6 +102,9 @@ struct swim;
 struct swim *swim_new(const struct swim_config *cfg, uint64_t now_ms);
 void swim_free(struct swim *s);
 
+/* Why the last merge was refused ("" when none was). */
+const char *swim_merge_error(const struct swim *s);
+
 /* Runs due timers: probes, gossip, suspicion timeouts, push/pull, reaping. */
 void swim_tick(struct swim *s, uint64_t now_ms);
 
@@ -129,7 +137,8 @@ int swim_local_state(struct swim *s, bool join, struct gw_push_pull *pp, uint8_t
 void swim_push_pull_release(struct gw_push_pull *pp);
 
 /* The result of a push/pull the core asked for (or that swim_join started):
- * remote is NULL when the exchange failed. Returns 0 when merged. */
+ * remote is NULL when the exchange failed. Returns 0 when merged; -EPERM when
+ * a member was vetoed (veto_consul; swim_merge_error says why). */
 int swim_push_pull_done(struct swim *s, uint64_t now_ms, uint32_t request,
                         const struct gw_push_pull *remote);
 

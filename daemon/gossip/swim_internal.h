@@ -70,6 +70,7 @@ struct recent_intent {
 
 struct swim {
 	struct swim_config cfg;
+	char merge_error[GW_NAME_MAX * 2 + 96];   /* why the last merge was refused */
 	uint64_t rng;
 	struct member **m;      /* m[0] is the local node */
 	size_t nm, capm;

@@ -574,8 +574,12 @@ void cc_http_finish(struct cc_http_pending *p, struct cc_http_resp *resp)
 	resp->body = NULL;
 	st->ready = true;
 	MHD_resume_connection(st->conn);
-	if (h->d)
+	if (h->d) {
+		/* answered from inside MHD_run (the handler itself): reschedule
+		 * must not push the timer back */
+		h->kick = true;
 		uv_timer_start(&h->timer, on_timer, 0, 0);
+	}
 }
 
 void cc_http_stop(struct cc_http *h)

@@ -398,6 +398,10 @@ void server_on_rpc(void *ud, struct tr_call *call, const char *method, const uin
 		s->forward(s->forward_ud, call, body, len);
 		return;
 	}
+	if (strcmp(method, "Operator.AutopilotHealth") == 0) {
+		server_autopilot_rpc(s, call);
+		return;
+	}
 	bool write = strcmp(method, "KVS.Apply") == 0;
 	bool remove = strcmp(method, "Raft.RemovePeer") == 0;
 	bool read = strcmp(method, "KVS.ReadIndex") == 0;

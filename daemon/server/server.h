@@ -23,6 +23,7 @@
 
 #include "catalog/catalog.h"
 #include "config/config.h"
+#include "fsm/autopilot.h"
 #include "gossip/gossip.h"
 #include "kv/kv.h"
 #include "raft/raft.h"
@@ -117,5 +118,42 @@ const struct catalog *cc_server_catalog(const struct cc_server *s);
 typedef void (*cc_server_done_cb)(void *ud, const char *err);
 void cc_server_remove_peer(struct cc_server *s, const char *id, const char *addr,
                            cc_server_done_cb done, void *ud);
+
+/* ---- autopilot (server_autopilot.c) ---- */
+
+/* One server of the Raft configuration as the leader's autopilot sees it
+ * (Consul's ServerHealth). */
+struct cc_server_health {
+	char id[RAFT_ID_MAX];
+	char name[GW_NAME_MAX];      /* LAN member name; "" when gossip does not know it */
+	char addr[RAFT_ADDR_MAX];
+	char version[64];            /* its build tag up to ':' ("" when unknown) */
+	enum swim_status serf;       /* SWIM_NONE when gossip does not know it */
+	bool leader, voter, healthy;
+	uint64_t last_contact_ms;    /* 0 on the leader */
+	uint64_t last_term, last_index;
+	int64_t stable_since;        /* Unix time (s) since which `healthy` has held */
+};
+
+/* Consul's OperatorHealthReply. */
+struct cc_server_autopilot {
+	bool healthy;                /* every server healthy */
+	unsigned failure_tolerance;  /* healthy voters beyond a quorum */
+	unsigned n;
+	struct cc_server_health s[RAFT_MAX_SERVERS];
+};
+
+/* The leader's view of every server's health: computed here when this server
+ * leads, else asked of the leader over server RPC; held while there is no
+ * leader, then "No cluster leader". done runs exactly once, later, with h
+ * valid during the call only (NULL with err). */
+typedef void (*cc_server_health_cb)(void *ud, const char *err,
+                                    const struct cc_server_autopilot *h);
+void cc_server_autopilot_health(struct cc_server *s, cc_server_health_cb done, void *ud);
+
+/* The replicated autopilot configuration as this server has applied it
+ * (Consul's defaults until written). Written with cc_server_apply and an
+ * autopilot command (fsm/autopilot.h). */
+const struct autopilot_config *cc_server_autopilot_config(const struct cc_server *s);
 
 #endif

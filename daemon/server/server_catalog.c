@@ -70,7 +70,7 @@ static void scan_one(void *ud, const struct swim_member_info *mi)
 
 /* What the catalog should hold for a member (strings in the caller's bufs). */
 struct want {
-	struct catalog_pair tagged[4], meta[1], smeta[5];
+	struct catalog_pair smeta[5];
 	char vsn[3][8];
 	struct catalog_node node;
 	struct catalog_service svc;
@@ -81,13 +81,8 @@ static void want_fill(const struct cc_server *s, const struct lan_member *m, boo
                       struct want *w)
 {
 	memset(w, 0, sizeof(*w));
-	static const char *const tk[4] = { "lan", "lan_ipv4", "wan", "wan_ipv4" };
-	for (int i = 0; i < 4; i++)
-		w->tagged[i] = (struct catalog_pair){ tk[i], m->addr };
-	w->meta[0] = (struct catalog_pair){ "consul-network-segment", "" };
 	w->node = (struct catalog_node){ .id = m->id, .node = m->name, .address = m->addr,
-		                         .datacenter = s->cfg->datacenter, .tagged = w->tagged,
-		                         .ntagged = 4, .meta = w->meta, .nmeta = 1 };
+		                         .datacenter = s->cfg->datacenter };
 	/* memberlist's vsn: protocol min, max, current (what serf calls the
 	 * member's protocol versions) */
 	for (int i = 0; i < 3; i++)
@@ -126,6 +121,14 @@ static const struct catalog_service *consul_service(const struct catalog *c, siz
 			return x;
 	}
 	return NULL;
+}
+
+/* Consul's handleAliveMember looks at the node's address; ID and
+ * datacenter too here. */
+static bool node_matches(const struct catalog_node *have, const struct catalog_node *want)
+{
+	return strcmp(have->address, want->address) == 0 && strcmp(have->id, want->id) == 0 &&
+	       strcmp(have->datacenter, want->datacenter) == 0;
 }
 
 static int propose(struct cc_server *s, const struct catalog_cmd *cmd)
@@ -168,17 +171,21 @@ static void reconcile_member(struct cc_server *s, const struct lan_member *m)
 	want_fill(s, m, alive, &w);
 	const struct catalog_check *k = pos >= 0 ? serf_check(c, (size_t)pos) : NULL;
 	const struct catalog_service *svc = pos >= 0 ? consul_service(c, (size_t)pos) : NULL;
-	bool same = pos >= 0 && k && catalog_check_same(k, &w.chk);
+	const struct catalog_node *have = pos >= 0 ? catalog_node_at(c, (size_t)pos) : NULL;
+	bool same = have && k && catalog_check_same(k, &w.chk);
 	if (alive)
-		same = same && catalog_node_same(catalog_node_at(c, (size_t)pos), &w.node) &&
+		same = same && node_matches(have, &w.node) &&
 		       (!m->server || (svc && catalog_service_same(svc, &w.svc)));
 	if (same)
 		return;
 	struct catalog_cmd cmd = { .op = CATALOG_OP_REGISTER, .node = w.node,
 		                   .service = alive && m->server ? &w.svc : NULL, .checks = &w.chk,
 		                   .nchecks = 1 };
-	if (!alive && pos >= 0)
-		cmd.node = *catalog_node_at(c, (size_t)pos);   /* only the check changes */
+	/* only the check or the service changes; a new or moved node gets ID,
+	 * name and address as from Consul's leader, and its agent's
+	 * anti-entropy adds the tagged addresses and node meta */
+	if (have && (!alive || node_matches(have, &w.node)))
+		cmd.node = *have;
 	if (propose(s, &cmd) == 0)
 		CC_INFO(MOD_SERVER, alive ? "member joined, marking health alive"
 		                          : "member failed, marking health critical",

@@ -413,6 +413,7 @@ void cluster_tick(struct cc_server *s)
 	refresh_members(s);
 	reconcile(s);
 	catalog_reconcile(s);
+	server_autopilot_tick(s);
 	if (s->leaving) {
 		/* a removed server may never see the entry that removed it: the
 		 * leader's answer to our request counts as well */

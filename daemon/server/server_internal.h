@@ -113,6 +113,14 @@ struct cc_server {
 	void (*handoff_done)(void *ud);
 	void *handoff_ud;
 	uint64_t handoff_deadline;
+	/* autopilot (server_autopilot.c, leader only): when each server's
+	 * present health value was first seen, and since when we lead */
+	struct srv_health_track {
+		char id[RAFT_ID_MAX];
+		bool healthy;
+		int64_t since;
+	} ap_track[RAFT_MAX_SERVERS];
+	uint64_t ap_leader_since, ap_next_eval;
 };
 
 /* server.c */
@@ -138,6 +146,11 @@ void cluster_on_leadership(struct cc_server *s, bool acquired);
 const struct srv_member *cluster_member_by_id(const struct cc_server *s, const char *id);
 const struct srv_member *cluster_member_by_addr(const struct cc_server *s, const char *addr);
 bool cluster_parse_member(const struct swim_member_info *m, struct srv_member *out);
+
+/* server_autopilot.c: the leader re-evaluates server health (each cluster
+ * tick, at most once a second); the Operator.AutopilotHealth RPC. */
+void server_autopilot_tick(struct cc_server *s);
+void server_autopilot_rpc(struct cc_server *s, struct tr_call *call);
 
 /* server_catalog.c */
 /* Leader only: registers every LAN member in the catalog with its serfHealth

@@ -46,7 +46,7 @@ assert_contains "$TMP/err1" "bootstrap_expect > 0: expecting 3 servers" "config 
 assert_contains "$TMP/agent.log" "agent: Started HTTP server" "log_file gets the log"
 
 # A second agent on the same HTTP address fails clearly and exits 1.
-sed -e "s#$TMP/data#$TMP/data2#" -e "s#\"ports\": {\"http\": $PORT}#\"ports\": {\"http\": $PORT, \"server\": 18300, \"serf_lan\": 18301, \"serf_wan\": 18302}#" \
+sed -e "s#$TMP/data#$TMP/data2#" -e "s#\"ports\": {\"http\": $PORT}#\"ports\": {\"http\": $PORT, \"server\": 18300, \"serf_lan\": 18301, \"serf_wan\": 18302, \"dns\": 18600}#" \
   "$TMP/agent.json" >"$TMP/agent2.json"
 grep -q '"serf_lan": 18301' "$TMP/agent2.json" || fail "test setup: second config keeps the gossip ports"
 "$BIN" agent -config-file="$TMP/agent2.json" >"$TMP/out2" 2>"$TMP/err2" &

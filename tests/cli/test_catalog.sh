@@ -75,6 +75,15 @@ code=$(curl -s -o "$TMP/b" -w '%{http_code}' -X PUT --data-binary '{"Node":"a","
 [ "$code" = 400 ] && grep -q 'Invalid check status' "$TMP/b" && ok "bad check status: 400" || fail "bad status gave $code"
 code=$(curl -s -o "$TMP/b" -w '%{http_code}' -X GET "$URL/v1/catalog/register")
 [ "$code" = 405 ] && ok "GET /v1/catalog/register: 405" || fail "method gave $code"
+nodes_of() { curl -s "$URL$1" | python3 -c 'import json,sys; print(" ".join(sorted(x["Node"] for x in json.load(sys.stdin))))'; }
+[ "$(nodes_of '/v1/catalog/nodes?node-meta=rack:r1')" = "web-host" ] && [ "$(nodes_of '/v1/catalog/nodes?node-meta=rack:r2')" = "" ] \
+  && [ "$(curl -s "$URL/v1/catalog/services?node-meta=env:prod")" = '{"web":["blue","v2"]}' ] \
+  && ok "?node-meta=KEY:VALUE filters nodes and services" || fail "node-meta filter"
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' "$URL/v1/catalog/nodes?node-meta=rack")
+[ "$code" = 400 ] && grep -q 'Invalid node-meta' "$TMP/b" && ok "?node-meta without a colon: 400" || fail "bad node-meta gave $code"
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' "$URL/v1/catalog/nodes?dc=dc2")
+[ "$code" = 500 ] && [ "$(cat "$TMP/b")" = "No path to datacenter" ] && [ "$(nodes_of '/v1/catalog/nodes?dc=dc1' | wc -w)" = 3 ] \
+  && ok "?dc: our own datacenter answers, another one is 'No path to datacenter'" || fail "dc gave $code"
 [ "$(put /v1/catalog/deregister '{"Node":"web-host"}')" = true ] && [ "$(curl -s "$URL/v1/health/node/web-host")" = "[]" ] \
   && ok "deregistering a node removes its checks" || fail "node deregister"
 
