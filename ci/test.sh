@@ -8,7 +8,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 echo "== tests: normal build ($normal)"
-ctest --test-dir "$normal" --output-on-failure --timeout 300 || status=1
+ctest --test-dir "$normal" -j2 --output-on-failure --timeout 300 || status=1
 echo "== tests: ASan+UBSan build ($asan)"
-ctest --test-dir "$asan" --output-on-failure --timeout 600 || status=1
+ctest --test-dir "$asan" -j2 --output-on-failure --timeout 600 || status=1
 exit $status

@@ -2,7 +2,7 @@
  * to a server of their datacenter over server RPC (method KVS.Forward), as
  * Consul clients forward their RPCs. The first byte of a request says what it
  * is: FORWARD_VERSION a KV request, FORWARD_CATALOG a catalog/health one,
- * FORWARD_STATUS /v1/status/leader or peers. The
+ * FORWARD_STATUS /v1/status/leader, peers or the Raft configuration. The
  * server runs the request as if it had come over its own HTTP API and sends
  * the answer (status, content type, query meta headers, body)
  * back; the client relays it. Both byte layouts are bounds-checked: a server
@@ -18,7 +18,7 @@
 
 #define FORWARD_VERSION 1
 #define FORWARD_CATALOG 2
-#define FORWARD_STATUS 4   /* then one byte each: peers?, pretty? */
+#define FORWARD_STATUS 4   /* then one byte each: what (AGENT_STATUS_*), pretty?, mode */
 #define FORWARD_TIMEOUT_MS 10000   /* the server holds up to 7 s for a leader */
 #define NO_SERVERS "No known Consul servers"
 
@@ -334,9 +334,14 @@ static void on_forwarded_catalog(struct cc_agent *a, struct tr_call *call, const
 static void on_forwarded_request(void *ud, struct tr_call *call, const uint8_t *body, size_t len)
 {
 	struct cc_agent *a = ud;
-	if (len == 3 && body[0] == FORWARD_STATUS && body[1] <= 1 && body[2] <= 1) {
+	if (len == 4 && body[0] == FORWARD_STATUS && body[1] <= AGENT_STATUS_RAFT_CONF &&
+	    body[2] <= 1 && body[3] <= CC_READ_STALE) {
+		if (body[1] == AGENT_STATUS_RAFT_CONF) {
+			agent_raft_configuration_run(a, (enum cc_read_mode)body[3], body[2], call);
+			return;
+		}
 		struct cc_http_resp resp = { .status = 200 };
-		cJSON *j = agent_status_json(a, body[1]);
+		cJSON *j = agent_status_json(a, body[1] == AGENT_STATUS_PEERS);
 		cc_http_json_body(&resp, j, body[2]);
 		cJSON_Delete(j);
 		agent_forward_reply(call, &resp);
@@ -534,11 +539,11 @@ void agent_forward_dns(struct cc_agent *a, const uint8_t *req, size_t len,
 	forward_send(a, &w, true, false, 0, NULL, done, ud);
 }
 
-void agent_forward_status(struct cc_agent *a, bool peers, bool pretty,
+void agent_forward_status(struct cc_agent *a, int what, bool pretty, enum cc_read_mode mode,
                           struct cc_http_pending *pending)
 {
 	struct wbuf w = { 0 };
-	uint8_t b[3] = { FORWARD_STATUS, peers, pretty };
+	uint8_t b[4] = { FORWARD_STATUS, (uint8_t)what, pretty, (uint8_t)mode };
 	put(&w, b, sizeof(b));
 	forward_send(a, &w, true, false, 0, pending, NULL, NULL);
 }

@@ -168,11 +168,15 @@ void agent_catalog_run(struct cc_agent *a, struct cat_params *p, struct cc_http_
                        struct tr_call *call, const char *path);
 void agent_forward_catalog(struct cc_agent *a, struct cat_params *p,
                            struct cc_http_pending *pending);
-/* GET /v1/status/leader|peers on a client agent: asked of a server. */
-void agent_forward_status(struct cc_agent *a, bool peers, bool pretty,
+/* GET /v1/status/leader|peers and /v1/operator/raft/configuration on a
+ * client agent: asked of a server. */
+enum { AGENT_STATUS_LEADER, AGENT_STATUS_PEERS, AGENT_STATUS_RAFT_CONF };
+void agent_forward_status(struct cc_agent *a, int what, bool pretty, enum cc_read_mode mode,
                           struct cc_http_pending *pending);
 /* What a server answers to those (agent_kv.c). */
 cJSON *agent_status_json(const struct cc_agent *a, bool peers);
+void agent_raft_configuration_run(struct cc_agent *a, enum cc_read_mode mode, bool pretty,
+                                  struct tr_call *call);
 /* The same for the agent's own requests (anti-entropy): done(ud, resp) runs
  * once with the server's answer (resp->body is freed after it returns). */
 void agent_forward_catalog_cb(struct cc_agent *a, struct cat_params *p,

@@ -45,7 +45,8 @@ static void status(struct cc_agent *a, const struct cc_http_req *req, struct cc_
                    bool peers)
 {
 	if (!a->server) {
-		agent_forward_status(a, peers, cc_http_query(req, "pretty") != NULL,
+		agent_forward_status(a, peers ? AGENT_STATUS_PEERS : AGENT_STATUS_LEADER,
+		                     cc_http_query(req, "pretty") != NULL, CC_READ_DEFAULT,
 		                     cc_http_defer(req));
 		return;
 	}
@@ -345,6 +346,7 @@ void agent_h_kv(void *ud, const struct cc_http_req *req, struct cc_http_resp *re
 struct op_call {
 	struct cc_agent *a;
 	struct cc_http_pending *p;
+	struct tr_call *call;   /* forwarded by a client agent (then p is NULL) */
 	bool pretty;
 };
 
@@ -392,8 +394,24 @@ static void on_conf_ready(void *ud, const char *err)
 		cc_http_json_body(&resp, root, c->pretty);
 		cJSON_Delete(root);
 	}
-	cc_http_finish(c->p, &resp);
+	agent_answer(c->p, c->call, &resp);
 	free(c);
+}
+
+void agent_raft_configuration_run(struct cc_agent *a, enum cc_read_mode mode, bool pretty,
+                                  struct tr_call *call)
+{
+	struct op_call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		struct cc_http_resp resp = { .status = 200 };
+		cc_http_error(&resp, 500, "out of memory");
+		agent_answer(NULL, call, &resp);
+		return;
+	}
+	c->a = a;
+	c->call = call;
+	c->pretty = pretty;
+	cc_server_read_barrier(a->server, mode, on_conf_ready, c);
 }
 
 void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
@@ -401,12 +419,13 @@ void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
 {
 	struct cc_agent *a = ud;
 	enum cc_read_mode mode;
-	if (!a->server) {
-		cc_http_error(resp, 500, NOT_SERVER);
-		return;
-	}
 	if (agent_read_mode(req, &mode, resp))
 		return;
+	if (!a->server) {   /* Consul's clients ask a server (Operator.RaftGetConfiguration) */
+		agent_forward_status(a, AGENT_STATUS_RAFT_CONF, cc_http_query(req, "pretty") != NULL,
+		                     mode, cc_http_defer(req));
+		return;
+	}
 	struct op_call *c = op_call_defer(a, req, resp);
 	if (c)
 		cc_server_read_barrier(a->server, mode, on_conf_ready, c);

@@ -143,6 +143,11 @@ C=$!; PIDS+=($C)
 client_synced() { py /v1/health/service/redis "len(j) == 1 and j[0]['Node']['Node'] == 'cli1' and [c['Status'] for c in j[0]['Checks'] if c['CheckID'] == 'service:redis'] == ['passing']"; }
 wait_for 30 client_synced && ok "a client agent's service is in the servers' catalog" || { fail "client service: $(get /v1/health/service/redis)"; tail -20 "$TMP/c.out" >&2; }
 assert_contains "$TMP/c.out" "agent: Synced service: service=redis" "the client logs 'Synced service'"
+CURL="http://$CIP:$P"
+[ "$(curl -s "$CURL/v1/status/leader")" = "\"$IP:$((P + 1))\"" ] && [ "$(curl -s "$CURL/v1/status/peers")" = "[\"$IP:$((P + 1))\"]" ] \
+  && curl -s "$CURL/v1/operator/raft/configuration" | grep -q '"Node":"svc1"' \
+  && ok "the client agent answers status/leader, status/peers and the Raft configuration from a server" \
+  || fail "client status: $(curl -s "$CURL/v1/status/leader") $(curl -s "$CURL/v1/operator/raft/configuration")"
 
 # script checks refused when disabled: API and config file
 write_config "$TMP/n.json" noscript '"server": true, "bootstrap": true,
