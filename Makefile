@@ -37,6 +37,7 @@ bench: build
 	@bash bench/topology.sh $(BUILD)
 	@bash bench/gossip.sh $(BUILD)
 	@bash bench/raft.sh $(BUILD)
+	@bash bench/http.sh $(BUILD)
 	@$(BUILD)/tests/lincheck_bench
 
 # The gossip and Raft simulations with many more seeds than CI runs
