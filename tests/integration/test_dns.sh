@@ -3,7 +3,8 @@
 # real namespaces: the seed's two servers and a client agent. Node A records
 # (the seed's '_' names included, any case), a service registered through the
 # catalog API whose A/SRV answers follow its checks (NXDOMAIN once its only
-# healthy instance is critical), TCP with several queries on one connection,
+# healthy instance is critical), a client agent's own service whose script
+# check flips its answer, TCP with several queries on one connection,
 # NXDOMAIN + SOA, SERVFAIL outside the domain, and the same answers from the
 # client agent, which forwards to a server.
 . "$(dirname "$0")/lib.sh"
@@ -33,7 +34,13 @@ nodes:
     config: { bootstrap_expect: 2 }
   - name: client1
     addresses: { lan: 51.6.196.101 }
-    config: { server: false }
+    config:
+      server: false
+      enable_script_checks: true
+      service:
+        name: flip
+        port: 8080
+        check: { args: ["/bin/sh", "-c", "test ! -e $TMP/flip-down || exit 2"], interval: 1s }
 YAML
 t0=$SECONDS
 "$HARNESS" up "$TMP/dns.yaml" >"$TMP/up.out" 2>&1 || { fail "up"; cat "$TMP/up.out" >&2; finish; }
@@ -84,6 +91,17 @@ nx() { [ "$(status client1 $S2 web.service.consul)" = NXDOMAIN ]; }
 wait_for 10 nx && ok "no healthy instance left: NXDOMAIN" || fail "all critical: $(status client1 $S2 web.service.consul)"
 reg ext-web1 10.9.0.1 passing >/dev/null
 wait_for 10 want_a "10.9.0.1" && ok "passing again: back" || fail "passing again"
+
+# a script check on the client agent flips its service's health, and the
+# answers follow through anti-entropy
+flip_a() { [ "$(short node2_201 $S1 flip.service.consul)" = "$1" ]; }
+wait_for 15 flip_a 51.6.196.101 && ok "the client's own service, its script check passing: flip.service.consul A" \
+  || { fail "flip A"; q node2_201 $S1 flip.service.consul >&2; }
+touch "$TMP/flip-down"
+flip_nx() { [ "$(status node2_201 $S1 flip.service.consul)" = NXDOMAIN ]; }
+wait_for 15 flip_nx && ok "its script check fails (exit 2): critical, NXDOMAIN" || fail "flip down: $(status node2_201 $S1 flip.service.consul)"
+rm -f "$TMP/flip-down"
+wait_for 15 flip_a 51.6.196.101 && ok "it passes again: the A record is back" || fail "flip up"
 
 # ---- TCP, errors ----
 q client1 $S1 +tcp +keepopen node3_211.node.consul node2_201.node.consul >"$TMP/tcp.txt"
