@@ -25,6 +25,10 @@ int cc_cli_kv_import(int argc, char **argv);
  * length written to out (room for strlen(in) / 4 * 3 bytes), or -1 with *bad
  * set to the offending input byte. */
 long cc_cli_b64_decode(const char *in, unsigned char *out, size_t *bad);
+/* A command's data argument, as `consul kv put` takes it: the text itself,
+ * stdin for "-", a file for "@path". The bytes (malloc'd, NUL-terminated
+ * after len) in *out; 0, or -1 after printing Consul's error on stderr. */
+int cc_cli_read_arg(const char *arg, char **out, size_t *len);
 int cc_cli_info(int argc, char **argv);
 int cc_cli_monitor(int argc, char **argv);  /* streams the agent's log */
 int cc_cli_catalog(int argc, char **argv);  /* catalog nodes|services */

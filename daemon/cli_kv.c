@@ -335,8 +335,7 @@ static int kv_get(int argc, char **argv)
 	return rc;
 }
 
-/* The value of `kv put KEY [DATA]`: DATA, stdin for "-", a file for "@path". */
-static int read_data(const char *arg, char **out, size_t *len)
+int cc_cli_read_arg(const char *arg, char **out, size_t *len)
 {
 	FILE *f = NULL;
 	bool from_stdin = strcmp(arg, "-") == 0;
@@ -357,8 +356,8 @@ static int read_data(const char *arg, char **out, size_t *len)
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
 	while (buf) {
-		n += fread(buf + n, 1, cap - n, f);
-		if (n < cap)
+		n += fread(buf + n, 1, cap - n - 1, f);
+		if (n < cap - 1)
 			break;
 		char *nb = realloc(buf, cap *= 2);
 		if (!nb)
@@ -373,6 +372,7 @@ static int read_data(const char *arg, char **out, size_t *len)
 		free(buf);
 		return -1;
 	}
+	buf[n] = '\0';
 	*out = buf;
 	*len = n;
 	return 0;
@@ -403,7 +403,7 @@ static int kv_put(int argc, char **argv)
 	const char *key = argv[0];
 	char *data = NULL;
 	size_t len = 0;
-	if (argc == 2 && read_data(argv[1], &data, &len))
+	if (argc == 2 && cc_cli_read_arg(argv[1], &data, &len))
 		return 1;
 	if (b64 && data) {
 		unsigned char *raw = malloc(len / 4 * 3 + 1);

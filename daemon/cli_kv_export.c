@@ -176,44 +176,6 @@ int cc_cli_kv_export(int argc, char **argv)
 	return 0;
 }
 
-/* DATA: "-" is stdin, "@path" a file, anything else the JSON itself. Returns
- * the bytes (malloc'd, NUL-terminated) or NULL after printing the error. */
-static char *read_data(const char *arg)
-{
-	if (arg[0] != '@' && strcmp(arg, "-") != 0)
-		return strdup(arg);
-	bool from_stdin = arg[0] == '-';
-	FILE *f = from_stdin ? stdin : fopen(arg + 1, "rb");
-	if (!f) {
-		char e[128];
-		snprintf(e, sizeof(e), "%s", strerror(errno));
-		e[0] = (char)tolower((unsigned char)e[0]); /* Go's lower-case errno text */
-		fprintf(stderr, "Error! Failed to read file: open %s: %s\n", arg + 1, e);
-		return NULL;
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		n += fread(buf + n, 1, cap - n - 1, f);
-		if (n < cap - 1)
-			break;
-		char *nb = realloc(buf, cap *= 2);
-		if (!nb)
-			free(buf);
-		buf = nb;
-	}
-	bool bad = !buf || ferror(f);
-	if (!from_stdin)
-		fclose(f);
-	if (bad) {
-		fprintf(stderr, "Error! Failed to read %s\n", from_stdin ? "stdin" : "file");
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 struct entry {
 	char *key;          /* prefix applied */
 	uint64_t flags;
@@ -332,7 +294,10 @@ int cc_cli_kv_import(int argc, char **argv)
 			fprintf(stderr, "Error! Empty DATA argument\n");
 		return 1;
 	}
-	char *data = read_data(argv[0]);
+	char *data;
+	size_t data_len;
+	if (cc_cli_read_arg(argv[0], &data, &data_len))
+		data = NULL;
 	if (!data)
 		return 1;
 	const char *end = NULL;

@@ -122,38 +122,6 @@ static void add_str(cJSON *o, const char *key, const char *v)
 		cJSON_AddStringToObject(o, key, v);
 }
 
-static void add_dur(cJSON *o, const char *key, uint64_t ms)
-{
-	char d[32];
-	if (ms)
-		cJSON_AddStringToObject(o, key, cc_duration_format(ms, d, sizeof(d)));
-}
-
-/* A check of a definition file in the API's AgentServiceCheck form. */
-static cJSON *check_json(const struct cc_check_def *k)
-{
-	cJSON *o = cJSON_CreateObject();
-	add_str(o, "CheckID", k->id);
-	add_str(o, "Name", k->name);
-	add_str(o, "Notes", k->notes);
-	add_str(o, "Status", k->status);
-	if (k->args.n) {
-		cJSON *a = cJSON_AddArrayToObject(o, "Args");
-		for (size_t i = 0; i < k->args.n; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateString(k->args.v[i]));
-	}
-	add_str(o, "HTTP", k->http);
-	add_str(o, "Method", k->method);
-	add_str(o, "TCP", k->tcp);
-	add_dur(o, "Interval", k->interval_ms);
-	add_dur(o, "Timeout", k->timeout_ms);
-	add_dur(o, "TTL", k->ttl_ms);
-	add_dur(o, "DeregisterCriticalServiceAfter", k->deregister_after_ms);
-	if (k->tls_skip_verify)
-		cJSON_AddTrueToObject(o, "TLSSkipVerify");
-	return o;
-}
-
 struct reg_flags {
 	const char *id, *name, *address;
 	uint64_t port;
@@ -204,7 +172,7 @@ static cJSON *service_json(const struct cc_service_def *def, const struct reg_fl
 	if (def && def->nchecks) {
 		cJSON *checks = cJSON_AddArrayToObject(o, "Checks");
 		for (size_t i = 0; i < def->nchecks; i++)
-			cJSON_AddItemToArray(checks, check_json(&def->checks[i]));
+			cJSON_AddItemToArray(checks, cc_check_def_json(&def->checks[i]));
 	}
 	return o;
 }

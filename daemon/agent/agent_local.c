@@ -347,13 +347,6 @@ static void add_opt(cJSON *o, const char *key, const char *v)
 		cJSON_AddStringToObject(o, key, v);
 }
 
-static void add_ms(cJSON *o, const char *key, uint64_t ms)
-{
-	char b[32];
-	if (ms)
-		cJSON_AddStringToObject(o, key, cc_duration_format(ms, b, sizeof(b)));
-}
-
 /* A config file's service as the API's JSON: one parser for both. */
 static cJSON *config_service_json(const struct cc_service_def *s)
 {
@@ -368,23 +361,8 @@ static cJSON *config_service_json(const struct cc_service_def *s)
 		cJSON_AddStringToObject(m, s->meta[i].key, s->meta[i].value);
 	cJSON_AddBoolToObject(o, "enable_tag_override", s->enable_tag_override);
 	cJSON *checks = cJSON_AddArrayToObject(o, "checks");
-	for (size_t i = 0; i < s->nchecks; i++) {
-		const struct cc_check_def *c = &s->checks[i];
-		cJSON *k = cJSON_CreateObject();
-		add_opt(k, "id", c->id);
-		add_opt(k, "name", c->name);
-		add_opt(k, "notes", c->notes);
-		add_opt(k, "status", c->status);
-		if (c->args.n)
-			add_strs(k, "args", &c->args);
-		add_opt(k, "http", c->http);
-		add_opt(k, "method", c->method);
-		add_opt(k, "tcp", c->tcp);
-		add_ms(k, "interval", c->interval_ms);
-		add_ms(k, "timeout", c->timeout_ms);
-		add_ms(k, "ttl", c->ttl_ms);
-		cJSON_AddItemToArray(checks, k);
-	}
+	for (size_t i = 0; i < s->nchecks; i++)
+		cJSON_AddItemToArray(checks, cc_check_def_json(&s->checks[i]));
 	return o;
 }
 

@@ -240,3 +240,40 @@ int cc_config_load_dir(struct cc_config *c, const char *dir, struct cc_config_er
 	free(ents);
 	return rc;
 }
+
+static void add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v && v[0])   /* the API client omits empty fields */
+		cJSON_AddStringToObject(o, key, v);
+}
+
+static void add_dur(cJSON *o, const char *key, uint64_t ms)
+{
+	char d[32];
+	if (ms)
+		cJSON_AddStringToObject(o, key, cc_duration_format(ms, d, sizeof(d)));
+}
+
+cJSON *cc_check_def_json(const struct cc_check_def *k)
+{
+	cJSON *o = cJSON_CreateObject();
+	add_str(o, "CheckID", k->id);
+	add_str(o, "Name", k->name);
+	add_str(o, "Notes", k->notes);
+	add_str(o, "Status", k->status);
+	if (k->args.n) {
+		cJSON *a = cJSON_AddArrayToObject(o, "Args");
+		for (size_t i = 0; i < k->args.n; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(k->args.v[i]));
+	}
+	add_str(o, "HTTP", k->http);
+	add_str(o, "Method", k->method);
+	add_str(o, "TCP", k->tcp);
+	add_dur(o, "Interval", k->interval_ms);
+	add_dur(o, "Timeout", k->timeout_ms);
+	add_dur(o, "TTL", k->ttl_ms);
+	add_dur(o, "DeregisterCriticalServiceAfter", k->deregister_after_ms);
+	if (k->tls_skip_verify)
+		cJSON_AddTrueToObject(o, "TLSSkipVerify");
+	return o;
+}

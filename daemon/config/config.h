@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "log/log.h"
 
 #define CC_CONFIG_ERR_MAX 1024
@@ -158,6 +160,11 @@ int cc_config_finalize(struct cc_config *c, struct cc_config_err *err);
  * Returns 0 and the value in nanoseconds, or -1 with a reason in why. Negative
  * durations are accepted here; callers decide. */
 int cc_duration_parse(const char *s, int64_t *ns, const char **why);
+
+/* A check definition in the agent API's form (CheckID, Name, Args, HTTP,
+ * Interval as a Go duration, ...; empty fields left out): what `conclave
+ * services register` sends and how the agent loads config-file checks. */
+cJSON *cc_check_def_json(const struct cc_check_def *k);
 
 /* Formats a duration in milliseconds the way Go prints it ("5s", "1m30s",
  * "250ms"). Returns buf. */

@@ -334,6 +334,12 @@ void raft_maybe_commit(struct raft *r, uint64_t now)
 	r->commit = idx;
 	raft_apply_committed(r, now);
 	raft_reads_check(r);
+	/* followers learn the new commit index now, not with the next
+	 * heartbeat: what they serve (stale reads, blocking queries parked on
+	 * them) moves within a round trip of the commit (etcd's bcastAppend) */
+	for (unsigned i = 0; i < r->n_prog; i++)
+		if (r->prog[i].match >= idx || r->prog[i].next > raft_last_index(r))
+			raft_send_append(r, now, &r->prog[i], true);
 }
 
 void raft_apply_committed(struct raft *r, uint64_t now)
