@@ -38,6 +38,7 @@ bench: build
 	@bash bench/gossip.sh $(BUILD)
 	@bash bench/raft.sh $(BUILD)
 	@bash bench/http.sh $(BUILD)
+	@bash bench/wake.sh $(BUILD)
 	@$(BUILD)/tests/lincheck_bench
 
 # The gossip and Raft simulations with many more seeds than CI runs

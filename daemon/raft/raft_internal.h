@@ -24,6 +24,7 @@ struct progress {
 	uint64_t acked_seq;       /* highest read sequence it echoed */
 	uint64_t snap_sent;       /* when a snapshot was last sent (SNAPSHOT state) */
 	uint64_t probe_sent;      /* when the last probe was sent (PROBE state) */
+	uint64_t commit_sent;     /* the highest commit index it was told */
 };
 
 struct pending_read {
@@ -121,6 +122,8 @@ void raft_leader_init(struct raft *r, uint64_t now);
 void raft_progress_sync(struct raft *r);
 struct progress *raft_prog(struct raft *r, const char *id);
 void raft_send_append(struct raft *r, uint64_t now, struct progress *p, bool heartbeat);
+/* Sends p a heartbeat when it holds committed entries it was not told are. */
+void raft_tell_commit(struct raft *r, uint64_t now, struct progress *p);
 void raft_broadcast(struct raft *r, uint64_t now, bool heartbeat);
 void raft_maybe_commit(struct raft *r, uint64_t now);
 void raft_apply_committed(struct raft *r, uint64_t now);

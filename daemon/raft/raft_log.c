@@ -178,6 +178,7 @@ static void prog_reset(struct raft *r, struct progress *p)
 	p->acked_seq = 0;
 	p->snap_sent = 0;
 	p->probe_sent = 0;
+	p->commit_sent = 0;
 }
 
 /* Rebuilds the progress table from the configuration, keeping what is known
@@ -273,6 +274,8 @@ void raft_send_append(struct raft *r, uint64_t now, struct progress *p, bool hea
 		m.prev_index = p->match;
 		m.prev_term = t;
 		m.commit = r->commit < p->match ? r->commit : p->match;
+		if (m.commit > p->commit_sent)
+			p->commit_sent = m.commit;
 		raft_send(r, &m, p->addr);
 		return;
 	}
@@ -289,6 +292,8 @@ void raft_send_append(struct raft *r, uint64_t now, struct progress *p, bool hea
 		m.prev_term = t;
 		m.n_entries = (size_t)n;
 		m.commit = r->commit;
+		if (m.commit > p->commit_sent)   /* the follower takes min(commit, its last new entry) */
+			p->commit_sent = m.commit < prev + n ? m.commit : prev + n;
 		raft_send(r, &m, p->addr);
 		if (p->state == PROG_PROBE) {
 			p->probe_sent = now;
@@ -338,8 +343,14 @@ void raft_maybe_commit(struct raft *r, uint64_t now)
 	 * heartbeat: what they serve (stale reads, blocking queries parked on
 	 * them) moves within a round trip of the commit (etcd's bcastAppend) */
 	for (unsigned i = 0; i < r->n_prog; i++)
-		if (r->prog[i].match >= idx || r->prog[i].next > raft_last_index(r))
-			raft_send_append(r, now, &r->prog[i], true);
+		raft_tell_commit(r, now, &r->prog[i]);
+}
+
+void raft_tell_commit(struct raft *r, uint64_t now, struct progress *p)
+{
+	uint64_t known = r->commit < p->match ? r->commit : p->match;
+	if (known > p->commit_sent)
+		raft_send_append(r, now, p, true);
 }
 
 void raft_apply_committed(struct raft *r, uint64_t now)
@@ -520,6 +531,9 @@ void raft_on_append_resp(struct raft *r, uint64_t now, const struct raft_msg *m)
 				p->inflight = 0;
 			}
 			raft_maybe_commit(r, now);
+			/* a follower slower than the quorum hears of the commit
+			 * it now holds at once too */
+			raft_tell_commit(r, now, p);
 			check_transfer(r, p);
 		} else if (p->state == PROG_PROBE) {
 			p->inflight = 0;
