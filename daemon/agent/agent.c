@@ -57,6 +57,7 @@ static void shutdown_endpoints(struct cc_agent *a)
 static void finish_shutdown(struct cc_agent *a, bool left)
 {
 	agent_local_stop(a);
+	agent_events_stop(a);
 	agent_forward_stop(a);
 	if (a->server)
 		agent_kv_watch_stop(a);

@@ -27,4 +27,8 @@ int cc_agent_run(const struct cc_config *cfg, int argc, char **argv);
  * data_dir (mode 0700) if needed. Returns 0 or a negative errno with err set. */
 int cc_agent_node_id(const struct cc_config *cfg, char out[37], char *err, size_t errlen);
 
+/* A random (version 4 style) UUID, as Consul makes node and event IDs;
+ * 0, or -1 with errno set. */
+int cc_agent_random_uuid(char out[37]);
+
 #endif

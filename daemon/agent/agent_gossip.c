@@ -306,6 +306,7 @@ int agent_gossip_start(struct cc_agent *a, char *err, size_t errlen)
 	g.snapshot_path = lan_snap;
 	g.on_event = on_lan_event;
 	g.veto_consul = true;   /* Consul's LAN merge delegate */
+	g.on_user_event = agent_on_user_event;
 	if (gossip_start(&a->lan, &a->loop, &g, err, errlen))
 		return -1;
 	uv_timer_init(&a->loop, &a->retry_timer);

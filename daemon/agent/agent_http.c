@@ -337,6 +337,8 @@ const struct cc_http_route cc_agent_routes[] = {
 	{ "/v1/agent/check/", true, "PUT", agent_h_local },
 	{ "/v1/agent/maintenance", false, "PUT", agent_h_local },
 	{ "/v1/agent/reload", false, "PUT", agent_h_reload },
+	{ "/v1/event/fire/", true, "PUT", agent_h_event },
+	{ "/v1/event/list", false, "GET", agent_h_event },
 	{ "/v1/status/leader", false, "GET", agent_h_status_leader },
 	{ "/v1/status/peers", false, "GET", agent_h_status_peers },
 	{ "/v1/kv/", true, "GET PUT DELETE", agent_h_kv },

@@ -53,6 +53,8 @@ struct cc_agent {
 	struct monitor *monitors;
 	uv_timer_t monitor_timer;
 	bool have_monitor_timer;
+	/* user events received (agent_events.c) */
+	struct agent_events *events;
 	/* the DNS interface (agent_dns.c) */
 	struct agent_dns *dns;
 };
@@ -217,6 +219,12 @@ void agent_h_metrics(void *ud, const struct cc_http_req *req, struct cc_http_res
 /* agent_monitor.c: GET /v1/agent/monitor; stop ends every stream. */
 void agent_h_monitor(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
 void agent_monitor_stop(struct cc_agent *a);
+/* agent_events.c: Consul's user events over Serf (/v1/event/fire/NAME,
+ * /v1/event/list); agent_on_user_event is the LAN pool's on_user_event. */
+void agent_h_event(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+void agent_on_user_event(void *ud, const char *name, const uint8_t *payload, size_t len,
+                         uint64_t ltime);
+void agent_events_stop(struct cc_agent *a);
 /* agent_local.c: a reload (SIGHUP, PUT /v1/agent/reload): the config
  * files again; 0, or -1 with err (nothing changed). */
 int agent_reload(struct cc_agent *a, char *err, size_t errlen);

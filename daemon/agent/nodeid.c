@@ -78,6 +78,17 @@ fail:;
 	return -e;
 }
 
+int cc_agent_random_uuid(char out[37])
+{
+	unsigned char r[16];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+	         r[13], r[14], r[15]);
+	return 0;
+}
+
 int cc_agent_node_id(const struct cc_config *cfg, char out[37], char *err, size_t errlen)
 {
 	int rc = mkdir_p(cfg->data_dir, err, errlen);
@@ -118,14 +129,10 @@ int cc_agent_node_id(const struct cc_config *cfg, char out[37], char *err, size_
 		snprintf(err, errlen, "Failed to read %s: %s", path, strerror(e));
 		return -e;
 	}
-	unsigned char r[16];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+	if (cc_agent_random_uuid(out)) {
 		int e = errno;
 		snprintf(err, errlen, "Failed to generate node ID: %s", strerror(e));
 		return -e;
 	}
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-	         r[13], r[14], r[15]);
 	return write_file_durably(cfg->data_dir, "node-id", out, err, errlen);
 }

@@ -246,6 +246,10 @@ static void drain(struct gossip *g)
 			log_event(g, o);
 			notify_event(g, o);
 			break;
+		case SWIM_OUT_USER_EVENT:
+			if (g->cfg.on_user_event)
+				g->cfg.on_user_event(g->cfg.ud, o->name, o->data, o->len, o->ltime);
+			break;
 		case SWIM_OUT_LOG: {
 			static const enum cc_log_level lv[] = { CC_LOG_DEBUG, CC_LOG_INFO, CC_LOG_WARN,
 				                                CC_LOG_ERROR };
@@ -799,6 +803,14 @@ static bool host_name_ok(const char *h)
 		if (!isalnum((unsigned char)*h) && *h != '-' && *h != '.' && *h != '_')
 			return false;
 	return true;
+}
+
+int gossip_user_event(struct gossip *g, const char *name, const uint8_t *payload, size_t len)
+{
+	int rc = swim_user_event(g->swim, name, payload, len);
+	if (rc == 0)
+		drain(g);
+	return rc;
 }
 
 int gossip_join(struct gossip *g, const char *const *addrs, size_t n, gossip_join_cb done,

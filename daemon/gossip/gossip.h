@@ -37,6 +37,9 @@ struct gossip_config {
 	bool veto_consul;          /* swim_config.veto_consul (Consul's LAN pool) */
 	/* called for every member event (join, leave, failed, update, reap) */
 	void (*on_event)(void *ud, enum swim_event ev, const struct swim_member_info *m);
+	/* called once for every Serf user event, ours included (may be NULL) */
+	void (*on_user_event)(void *ud, const char *name, const uint8_t *payload, size_t len,
+	                      uint64_t ltime);
 	void *ud;
 };
 
@@ -48,6 +51,10 @@ int gossip_start(struct gossip **out, uv_loop_t *loop, const struct gossip_confi
 
 /* Stops and frees (handles close on the next loop turn). No leave is sent. */
 void gossip_stop(struct gossip *g);
+
+/* Fires a Serf user event on this pool (swim_user_event); -E2BIG past serf's
+ * 512-byte limit for name and payload. */
+int gossip_user_event(struct gossip *g, const char *name, const uint8_t *payload, size_t len);
 
 /* Joins through each address ("ip", "host" or either with ":port"; default
  * port: ours; a host name is resolved without blocking, and every IPv4

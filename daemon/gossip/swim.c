@@ -81,6 +81,25 @@ void swim__event(struct swim *s, enum swim_event ev, const struct member *m)
 	o->hdr.port = m->port;
 }
 
+void swim__user_event_out(struct swim *s, const char *name, const uint8_t *payload, size_t len,
+                          uint64_t ltime)
+{
+	if (len > GW_UDP_MAX)
+		return;
+	struct outq_item *o = push_out(s, SWIM_OUT_USER_EVENT);
+	if (!o)
+		return;
+	if (len && !(o->data = malloc(len))) {
+		s->noq--;
+		return;
+	}
+	if (len)
+		memcpy(o->data, payload, len);
+	o->hdr.len = len;
+	o->hdr.ltime = ltime;
+	snprintf(o->hdr.name, sizeof(o->hdr.name), "%s", name);
+}
+
 void swim__send_packet(struct swim *s, const struct member *to, const struct gw_ip *ip,
                         uint16_t port, const uint8_t *data, size_t len, bool crc)
 {
@@ -114,6 +133,7 @@ bool swim_next_output(struct swim *s, struct swim_out *out)
 	out->join = o->hdr.join;
 	out->request = o->hdr.request;
 	out->event = o->hdr.event;
+	out->ltime = o->hdr.ltime;
 	out->level = o->hdr.level;
 	memcpy(out->name, o->hdr.name, sizeof(out->name));
 	memcpy(out->text, o->hdr.text, sizeof(out->text));

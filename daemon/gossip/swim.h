@@ -66,6 +66,7 @@ enum swim_out_kind {
 	SWIM_OUT_PUSH_PULL,  /* open a TCP push/pull to ip:port; report with swim_push_pull_done */
 	SWIM_OUT_EVENT,      /* a member changed: event/name/addr */
 	SWIM_OUT_LOG,        /* a line to log: level and text (memberlist/serf wording) */
+	SWIM_OUT_USER_EVENT, /* a Serf user event, once per event: name, data/len, ltime */
 };
 
 enum swim_event {
@@ -90,6 +91,8 @@ struct swim_out {
 	/* EVENT */
 	enum swim_event event;
 	char name[GW_NAME_MAX];
+	/* USER_EVENT: its Lamport time (name, data and len hold the rest) */
+	uint64_t ltime;
 	/* LOG: level 0 debug, 1 info, 2 warn, 3 error */
 	int level;
 	char text[512];
@@ -101,6 +104,15 @@ struct swim;
  * when out of memory. */
 struct swim *swim_new(const struct swim_config *cfg, uint64_t now_ms);
 void swim_free(struct swim *s);
+
+/* Fires a Serf user event (serf's UserEvent, not coalesced): delivered here
+ * too (a SWIM_OUT_USER_EVENT), then gossiped; every node delivers it once
+ * (remembered per Lamport time for SWIM_EVENT_BUFFER times back; older ones
+ * are dropped as serf drops them). -E2BIG when name and payload pass serf's
+ * 512-byte limit. */
+#define SWIM_EVENT_BUFFER 64
+#define SWIM_USER_EVENT_MAX 512
+int swim_user_event(struct swim *s, const char *name, const uint8_t *payload, size_t len);
 
 /* Why the last merge was refused ("" when none was). */
 const char *swim_merge_error(const struct swim *s);

@@ -90,6 +90,11 @@ struct swim {
 	int awareness;
 	uint64_t next_probe, next_gossip, next_push_pull, next_reap, next_reconnect;
 	uint64_t clock, event_clock, query_clock; /* Serf Lamport clocks */
+	struct {                  /* user events seen, by Lamport time (serf's eventBuffer) */
+		uint64_t ltime;
+		uint64_t hash[4];
+		unsigned n;
+	} seen_events[SWIM_EVENT_BUFFER];
 	bool leaving;            /* memberlist: our dead-about-self is out */
 	int leave_phase;         /* 0 no, 1 Serf leave intent gossiped, 2 dead gossiped */
 	uint64_t leave_started;
@@ -100,6 +105,8 @@ struct swim {
 struct member *swim__find(const struct swim *s, const char *name);
 void swim__log(struct swim *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void swim__event(struct swim *s, enum swim_event ev, const struct member *m);
+void swim__user_event_out(struct swim *s, const char *name, const uint8_t *payload, size_t len,
+                          uint64_t ltime);
 void swim__queue_bcast(struct swim *s, const char *key, const uint8_t *data, size_t len,
                        bool leave);
 uint64_t swim__rand(struct swim *s);

@@ -1,6 +1,7 @@
 /* The Serf half of the core: member status (alive, leaving, left, failed),
  * Lamport clocks, join/leave intents, push/pull user state, reaping.
  * (Spec: gossip-wire.md §6.4-6.6.) */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,65 @@ static void on_leave_intent(struct swim *s, uint64_t now, const struct gw_serf_l
 		rebroadcast_user(s, raw, len);
 }
 
+/* FNV-1a over name and payload: what tells events of one Lamport time apart. */
+static uint64_t event_hash(const char *name, const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *c = name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* serf's handleUserEvent: true (and remembered) when the event is new. */
+static bool event_new(struct swim *s, const struct gw_serf_user_event *ev)
+{
+	if (s->event_clock > SWIM_EVENT_BUFFER && ev->ltime < s->event_clock - SWIM_EVENT_BUFFER)
+		return false;   /* too old to tell: serf drops it too */
+	uint64_t h = event_hash(ev->name, ev->payload, ev->payload_len);
+	__typeof__(s->seen_events[0]) *slot = &s->seen_events[ev->ltime % SWIM_EVENT_BUFFER];
+	if (slot->ltime != ev->ltime) {
+		slot->ltime = ev->ltime;
+		slot->n = 0;
+	}
+	for (unsigned i = 0; i < slot->n; i++)
+		if (slot->hash[i] == h)
+			return false;
+	if (slot->n < sizeof(slot->hash) / sizeof(slot->hash[0]))
+		slot->hash[slot->n++] = h;
+	return true;
+}
+
+static void on_user_event(struct swim *s, const struct gw_serf_user_event *ev, const uint8_t *raw,
+                          size_t len)
+{
+	bool fresh = event_new(s, ev);
+	witness(&s->event_clock, ev->ltime);
+	if (!fresh)
+		return;
+	swim__user_event_out(s, ev->name, ev->payload, ev->payload_len, ev->ltime);
+	rebroadcast_user(s, raw, len);
+}
+
+int swim_user_event(struct swim *s, const char *name, const uint8_t *payload, size_t len)
+{
+	size_t nl = strlen(name);
+	if (nl + len > SWIM_USER_EVENT_MAX || nl >= GW_NAME_MAX || len > GW_PAYLOAD_MAX)
+		return -E2BIG;
+	struct gw_serf_user_event ev = { .ltime = s->event_clock, .payload_len = len, .cc = false };
+	memcpy(ev.name, name, nl + 1);
+	if (len)
+		memcpy(ev.payload, payload, len);
+	uint8_t buf[GW_UDP_BUDGET];   /* the serf message, its type byte first */
+	int n = gw_encode_serf_user_event(&ev, buf, sizeof(buf));
+	if (n < 0)
+		return -E2BIG;
+	on_user_event(s, &ev, buf, (size_t)n);
+	return 0;
+}
+
 void serf__on_user(struct swim *s, uint64_t now, const uint8_t *body, size_t len)
 {
 	if (len < 1)
@@ -205,9 +265,8 @@ void serf__on_user(struct swim *s, uint64_t now, const uint8_t *body, size_t len
 			on_leave_intent(s, now, &u.l, body, len, true);
 		break;
 	case GW_SERF_USER_EVENT:
-		/* events are witnessed (clock) but not delivered: nothing consumes them yet */
 		if (gw_decode_serf_user_event(body + 1, len - 1, &u.ev) == 0)
-			witness(&s->event_clock, u.ev.ltime);
+			on_user_event(s, &u.ev, body, len);
 		break;
 	default:
 		break; /* queries, responses, relays: not answered by this agent yet */
