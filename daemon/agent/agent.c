@@ -57,10 +57,9 @@ static void shutdown_endpoints(struct cc_agent *a)
 static void finish_shutdown(struct cc_agent *a, bool left)
 {
 	agent_local_stop(a);
-	agent_events_stop(a);
 	agent_forward_stop(a);
-	if (a->server)
-		agent_kv_watch_stop(a);
+	agent_kv_watch_stop(a);
+	agent_events_stop(a);
 	if (a->server) {
 		CC_INFO("agent.server", "shutting down server");
 		cc_server_stop(a->server);
@@ -256,10 +255,9 @@ int cc_agent_run(const struct cc_config *cfg, int argc, char **argv)
 	uv_signal_start(&a.sighup, on_sighup, SIGHUP);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (a.server) {
+	if (a.server)
 		cc_server_set_lan(a.server, a.lan);
-		agent_kv_watch_start(&a);
-	}
+	agent_kv_watch_start(&a);
 	if (agent_local_start(&a, err, sizeof(err))) {
 		CC_ERROR(MOD, "Error starting agent", "error", err);
 		a.exit_code = 1;

@@ -4,8 +4,9 @@
  * UserEvent (ID, n, p, nf, sf, tf, v); every agent whose node name and local
  * services match the filters (regular expressions) keeps it in a ring of the
  * last 256, which GET /v1/event/list[?name=] lists oldest first with the
- * Lamport time. Events of other names (a plain `serf event`) are ignored.
- * Not yet: blocking queries on the list (?index returns at once). */
+ * Lamport time, with blocking queries (?index=&wait=: X-Consul-Index counts
+ * the events this agent kept). Events of other names (a plain `serf event`)
+ * are ignored. */
 #include <errno.h>
 #include <regex.h>
 #include <stdio.h>
@@ -223,6 +224,7 @@ void agent_on_user_event(void *ud, const char *name, const uint8_t *payload, siz
 	if (ev->count < EVENT_RING)
 		ev->count++;
 	ev->received++;
+	agent_watch_wake(a);
 }
 
 /* ---- endpoints ---- */
@@ -302,21 +304,71 @@ static void h_fire(struct cc_agent *a, const struct cc_http_req *req, struct cc_
 	cJSON_Delete(j);
 }
 
-static void h_list(struct cc_agent *a, const struct cc_http_req *req, struct cc_http_resp *resp)
+static uint64_t received(const struct cc_agent *a)
 {
-	const char *name = cc_http_query(req, "name");
+	return a->events ? a->events->received : 0;
+}
+
+static void list_answer(const struct cc_agent *a, const char *name, bool pretty,
+                        struct cc_http_resp *resp)
+{
 	cJSON *arr = cJSON_CreateArray();
 	struct agent_events *ev = a->events;
 	for (size_t i = 0; ev && i < ev->count; i++) {
 		const struct user_event *e = &ev->ring[(ev->next + EVENT_RING - ev->count + i) % EVENT_RING];
-		if (!name || !name[0] || strcmp(name, e->name) == 0)
+		if (!name[0] || strcmp(name, e->name) == 0)
 			cJSON_AddItemToArray(arr, event_json(e));
 	}
 	char idx[24];
-	snprintf(idx, sizeof(idx), "%llu", (unsigned long long)(ev ? ev->received : 0));
+	snprintf(idx, sizeof(idx), "%llu", (unsigned long long)received(a));
 	cc_http_header(resp, "X-Consul-Index", idx);
-	cc_http_json(req, resp, arr);
+	cc_http_json_body(resp, arr, pretty);
 	cJSON_Delete(arr);
+}
+
+/* A blocking list, parked until an event is kept or its wait is over. */
+struct list_call {
+	struct agent_watch w;
+	struct cc_agent *a;
+	struct cc_http_pending *pending;
+	bool pretty;
+	char name[GW_NAME_MAX];
+};
+
+static uint64_t list_index(void *ud)
+{
+	return received(((struct list_call *)ud)->a);
+}
+
+static void list_ready(void *ud, const char *err)
+{
+	struct list_call *c = ud;
+	struct cc_http_resp resp = { .status = 200 };
+	(void)err;
+	list_answer(c->a, c->name, c->pretty, &resp);
+	cc_http_finish(c->pending, &resp);
+	free(c);
+}
+
+static void h_list(struct cc_agent *a, const struct cc_http_req *req, struct cc_http_resp *resp)
+{
+	const char *name = cc_http_query(req, "name");
+	bool blocking, pretty = cc_http_query(req, "pretty") != NULL;
+	uint64_t index, wait_ms;
+	if (agent_blocking_parse(req, &blocking, &index, &wait_ms, resp))
+		return;
+	struct list_call *c = blocking && index >= received(a) ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		list_answer(a, name ? name : "", pretty, resp);
+		return;
+	}
+	c->a = a;
+	c->pretty = pretty;
+	snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
+	c->w = (struct agent_watch){ .deadline = agent_blocking_deadline(a, wait_ms), .index = index,
+		                     .current = list_index, .ready = list_ready, .ud = c };
+	c->pending = cc_http_defer(req);
+	agent_watch_park(a, &c->w);
 }
 
 void agent_h_event(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)

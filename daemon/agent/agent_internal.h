@@ -127,10 +127,12 @@ void kv_params_free(struct kv_params *p);
  * pending, or back to the client agent that forwarded it (call). */
 void agent_kv_run(struct cc_agent *a, struct kv_params *p, struct cc_http_pending *pending,
                   struct tr_call *call, const char *path);
-/* Blocking queries (agent_query.c): set up on a server at start; answered
- * (with what the store holds) before it stops. */
+/* Blocking queries (agent_query.c): set up at start (on a server also woken
+ * by every applied batch); answered (with what there is) before it stops.
+ * agent_watch_wake: something a parked query may wait for changed. */
 void agent_kv_watch_start(struct cc_agent *a);
 void agent_kv_watch_stop(struct cc_agent *a);
+void agent_watch_wake(struct cc_agent *a);
 
 /* agent_forward.c: client agents forward KV requests to a server (server RPC
  * KVS.Forward); servers run them and send the HTTP answer back. */

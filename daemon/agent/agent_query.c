@@ -156,7 +156,13 @@ void agent_kv_watch_start(struct cc_agent *a)
 	uv_timer_init(&a->loop, &a->watch_timer);
 	a->watch_timer.data = a;
 	a->have_watch_timer = true;
-	cc_server_set_kv_watch(a->server, on_state_changed, a);
+	if (a->server)
+		cc_server_set_kv_watch(a->server, on_state_changed, a);
+}
+
+void agent_watch_wake(struct cc_agent *a)
+{
+	wake_watchers(a, false);
 }
 
 void agent_kv_watch_stop(struct cc_agent *a)

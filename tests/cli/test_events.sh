@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Consul's user events over Serf between real agents on loopback addresses:
 # PUT /v1/event/fire/NAME reaches every agent's /v1/event/list once (payload,
-# Lamport time, ID), node and service filters pick who keeps it, bad filters
-# are a 400 naming them.
+# Lamport time, ID), node and service filters pick who keeps it, the list's
+# blocking queries wake on a new event, bad filters are a 400 naming them.
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || { echo "curl is not installed (ci/deps.sh installs it)"; exit 77; }
 
@@ -42,6 +42,22 @@ filtered() { [ "$(names "$A")" = "deploy only-a web-only" ] && [ "$(names "$B")"
 wait_for 10 filtered && ok "service/tag and node filters: only the matching agents keep an event" \
   || fail "filters: A '$(names "$A")' B '$(names "$B")'"
 [ "$(list "$A" '?name=deploy' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ] && ok "?name= filters the list" || fail "name filter"
+# blocking list: ?index= waits until this agent keeps another event
+IDX=$(curl -s -D - -o /dev/null "http://$A:$P/v1/event/list" | tr -d '\r' | awk 'tolower($1)=="x-consul-index:" {print $2}')
+curl -s --max-time 15 "http://$A:$P/v1/event/list?index=$IDX&wait=10s&name=late" >"$TMP/blocked" &
+BQ=$!
+sleep 0.5
+kill -0 $BQ 2>/dev/null && ok "a blocking list waits while nothing new comes" || fail "the blocking list answered at once"
+fire late "" >/dev/null
+t0=$(date +%s%N)
+wait $BQ
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+python3 -c 'import json,sys; sys.exit(0 if [e["Name"] for e in json.load(open(sys.argv[1]))] == ["late"] else 1)' "$TMP/blocked" \
+  && [ $ms -lt 5000 ] && ok "it wakes with the new event (${ms} ms after the fire)" || fail "blocking list: '$(cat "$TMP/blocked")' after $ms ms"
+t0=$(date +%s%N)
+curl -s --max-time 10 "http://$A:$P/v1/event/list?index=$((IDX + 100))&wait=1s" >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -ge 1000 ] && [ $ms -lt 4000 ] && ok "without a new event it answers after the wait (${ms} ms for 1s)" || fail "wait=1s took $ms ms"
 code=$(curl -s -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/x?tag=blue")
 [ "$code" = 400 ] && grep -qx "Cannot provide tag filter without service filter" "$TMP/e" && ok "a tag filter alone: 400, Consul's text" || fail "tag alone: $code"
 code=$(curl -s -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/x?node=%28")
