@@ -20,32 +20,6 @@
 #define NOT_SERVER "No known Consul servers"
 #define PARSE_ERR "Error parsing autopilot config: "
 
-struct ap_call {
-	struct cc_http_pending *p;
-	struct cc_agent *a;
-	bool pretty, cas;
-};
-
-static struct ap_call *ap_defer(struct cc_agent *a, const struct cc_http_req *req,
-                                struct cc_http_resp *resp)
-{
-	struct ap_call *c = calloc(1, sizeof(*c));
-	if (!c) {
-		cc_http_error(resp, 500, "out of memory");
-		return NULL;
-	}
-	c->a = a;
-	c->pretty = cc_http_query(req, "pretty") != NULL;
-	c->p = cc_http_defer(req);
-	return c;
-}
-
-static void ap_finish(struct ap_call *c, struct cc_http_resp *resp)
-{
-	cc_http_finish(c->p, resp);
-	free(c);
-}
-
 /* Go's time.Duration.String: "0s", "750ns", "1.5µs", "200ms", "1m30s", "2h0m0s". */
 static char *go_duration(int64_t ns, char *buf, size_t cap)
 {
@@ -132,7 +106,7 @@ static cJSON *health_json(const struct cc_server_autopilot *h)
 
 static void on_health(void *ud, const char *err, const struct cc_server_autopilot *h)
 {
-	struct ap_call *c = ud;
+	struct agent_op *c = ud;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err) {
 		cc_http_error(&resp, 500, "%s", err);
@@ -143,7 +117,7 @@ static void on_health(void *ud, const char *err, const struct cc_server_autopilo
 		if (!h->healthy)
 			resp.status = 429;   /* Consul: StatusTooManyRequests, body unchanged */
 	}
-	ap_finish(c, &resp);
+	agent_op_finish(c, &resp);
 }
 
 void agent_h_autopilot_health(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
@@ -154,7 +128,7 @@ void agent_h_autopilot_health(void *ud, const struct cc_http_req *req, struct cc
 		return;
 	}
 	/* always the leader's answer: ?stale is not honoured, as in Consul */
-	struct ap_call *c = ap_defer(a, req, resp);
+	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (c)
 		cc_server_autopilot_health(a->server, on_health, c);
 }
@@ -182,7 +156,7 @@ static cJSON *config_json(const struct autopilot_config *ap)
 
 static void on_config_ready(void *ud, const char *err)
 {
-	struct ap_call *c = ud;
+	struct agent_op *c = ud;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err) {
 		cc_http_error(&resp, 500, "%s", err);
@@ -191,12 +165,12 @@ static void on_config_ready(void *ud, const char *err)
 		cc_http_json_body(&resp, j, c->pretty);
 		cJSON_Delete(j);
 	}
-	ap_finish(c, &resp);
+	agent_op_finish(c, &resp);
 }
 
 static void on_config_written(void *ud, const char *err, bool result, uint64_t index)
 {
-	struct ap_call *c = ud;
+	struct agent_op *c = ud;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err) {
 		cc_http_error(&resp, 500, "%s", err);
@@ -206,7 +180,7 @@ static void on_config_written(void *ud, const char *err, bool result, uint64_t i
 		cc_http_json_body(&resp, b, c->pretty);
 		cJSON_Delete(b);
 	}
-	ap_finish(c, &resp);
+	agent_op_finish(c, &resp);
 }
 
 /* A duration field: a Go duration string or a number of nanoseconds (what
@@ -329,7 +303,7 @@ static void put_config(struct cc_agent *a, const struct cc_http_req *req,
 		return;
 	}
 	autopilot_cmd_encode(&cmd, buf, n);
-	struct ap_call *c = ap_defer(a, req, resp);
+	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (!c) {
 		free(buf);
 		return;
@@ -352,7 +326,7 @@ void agent_h_autopilot_config(void *ud, const struct cc_http_req *req, struct cc
 	enum cc_read_mode mode;
 	if (agent_read_mode(req, &mode, resp))
 		return;
-	struct ap_call *c = ap_defer(a, req, resp);
+	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (c)
 		cc_server_read_barrier(a->server, mode, on_config_ready, c);
 }

@@ -98,6 +98,21 @@ uint64_t agent_blocking_deadline(struct cc_agent *a, uint64_t wait_ms);
 /* X-Consul-Index (never 0), X-Consul-KnownLeader, X-Consul-LastContact. */
 void agent_query_meta(const struct cc_server *s, struct cc_http_resp *resp, uint64_t index);
 
+/* agent_query.c: an operator-style request answered later, over HTTP
+ * (p) or to the client agent that forwarded it (call). */
+struct agent_op {
+	struct cc_agent *a;
+	struct cc_http_pending *p;
+	struct tr_call *call;
+	bool pretty;
+	bool cas;                   /* a ?cas write: the answer is its result */
+};
+/* Defers req into a new agent_op; NULL (with resp set, 500) when out of memory. */
+struct agent_op *agent_op_defer(struct cc_agent *a, const struct cc_http_req *req,
+                                struct cc_http_resp *resp);
+/* Answers (agent_answer) and frees op. */
+void agent_op_finish(struct agent_op *op, struct cc_http_resp *resp);
+
 /* The HTTP routes the agent serves; ud is the struct cc_agent. */
 extern const struct cc_http_route cc_agent_routes[];
 extern const size_t cc_agent_nroutes;

@@ -343,31 +343,9 @@ void agent_h_kv(void *ud, const struct cc_http_req *req, struct cc_http_resp *re
 
 /* ---- operator ---- */
 
-struct op_call {
-	struct cc_agent *a;
-	struct cc_http_pending *p;
-	struct tr_call *call;   /* forwarded by a client agent (then p is NULL) */
-	bool pretty;
-};
-
-/* Defers the request; NULL (with resp set) when out of memory. */
-static struct op_call *op_call_defer(struct cc_agent *a, const struct cc_http_req *req,
-                                     struct cc_http_resp *resp)
-{
-	struct op_call *c = calloc(1, sizeof(*c));
-	if (!c) {
-		cc_http_error(resp, 500, "out of memory");
-		return NULL;
-	}
-	c->a = a;
-	c->pretty = cc_http_query(req, "pretty") != NULL;
-	c->p = cc_http_defer(req);
-	return c;
-}
-
 static void on_conf_ready(void *ud, const char *err)
 {
-	struct op_call *c = ud;
+	struct agent_op *c = ud;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err) {
 		cc_http_error(&resp, 500, "%s", err);
@@ -394,14 +372,13 @@ static void on_conf_ready(void *ud, const char *err)
 		cc_http_json_body(&resp, root, c->pretty);
 		cJSON_Delete(root);
 	}
-	agent_answer(c->p, c->call, &resp);
-	free(c);
+	agent_op_finish(c, &resp);
 }
 
 void agent_raft_configuration_run(struct cc_agent *a, enum cc_read_mode mode, bool pretty,
                                   struct tr_call *call)
 {
-	struct op_call *c = calloc(1, sizeof(*c));
+	struct agent_op *c = calloc(1, sizeof(*c));
 	if (!c) {
 		struct cc_http_resp resp = { .status = 200 };
 		cc_http_error(&resp, 500, "out of memory");
@@ -426,19 +403,18 @@ void agent_h_raft_configuration(void *ud, const struct cc_http_req *req,
 		                     mode, cc_http_defer(req));
 		return;
 	}
-	struct op_call *c = op_call_defer(a, req, resp);
+	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (c)
 		cc_server_read_barrier(a->server, mode, on_conf_ready, c);
 }
 
 static void on_peer_removed(void *ud, const char *err)
 {
-	struct op_call *c = ud;
+	struct agent_op *c = ud;
 	struct cc_http_resp resp = { .status = 200 };
 	if (err)
 		cc_http_error(&resp, 500, "%s", err);
-	cc_http_finish(c->p, &resp);
-	free(c);
+	agent_op_finish(c, &resp);
 }
 
 void agent_h_raft_peer(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
@@ -458,7 +434,7 @@ void agent_h_raft_peer(void *ud, const struct cc_http_req *req, struct cc_http_r
 		cc_http_error(resp, 400, "Must specify only one of ?id or ?address");
 		return;
 	}
-	struct op_call *c = op_call_defer(a, req, resp);
+	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (c)
 		cc_server_remove_peer(a->server, id, addr, on_peer_removed, c);
 }

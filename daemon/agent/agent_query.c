@@ -173,3 +173,23 @@ void agent_kv_watch_stop(struct cc_agent *a)
 	a->have_watch_timer = false;
 	uv_close((uv_handle_t *)&a->watch_timer, NULL);
 }
+
+struct agent_op *agent_op_defer(struct cc_agent *a, const struct cc_http_req *req,
+                                struct cc_http_resp *resp)
+{
+	struct agent_op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		cc_http_error(resp, 500, "out of memory");
+		return NULL;
+	}
+	op->a = a;
+	op->pretty = cc_http_query(req, "pretty") != NULL;
+	op->p = cc_http_defer(req);
+	return op;
+}
+
+void agent_op_finish(struct agent_op *op, struct cc_http_resp *resp)
+{
+	agent_answer(op->p, op->call, resp);
+	free(op);
+}
