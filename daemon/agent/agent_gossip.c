@@ -266,7 +266,7 @@ static int mkdir_p(const char *dir)
 int agent_gossip_start(struct cc_agent *a, char *err, size_t errlen)
 {
 	const struct cc_config *c = a->cfg;
-	char serf_dir[1024], lan_snap[1100], wan_snap[1100], wan_name[GW_NAME_MAX];
+	char serf_dir[1024], lan_snap[1100], wan_snap[1100], lan_ring[1100], wan_ring[1100], wan_name[GW_NAME_MAX];
 	snprintf(serf_dir, sizeof(serf_dir), "%s/serf", c->data_dir);
 	if (mkdir_p(serf_dir)) {
 		snprintf(err, errlen, "cannot create %s: %s", serf_dir, strerror(errno));
@@ -274,6 +274,8 @@ int agent_gossip_start(struct cc_agent *a, char *err, size_t errlen)
 	}
 	snprintf(lan_snap, sizeof(lan_snap), "%s/local.snapshot", serf_dir);
 	snprintf(wan_snap, sizeof(wan_snap), "%s/remote.snapshot", serf_dir);
+	snprintf(lan_ring, sizeof(lan_ring), "%s/local.keyring", serf_dir);
+	snprintf(wan_ring, sizeof(wan_ring), "%s/remote.keyring", serf_dir);
 	struct gw_tag tags[24];
 	size_t nt = agent_tags(a, tags, 24);
 	struct gossip_config g = {
@@ -295,6 +297,7 @@ int agent_gossip_start(struct cc_agent *a, char *err, size_t errlen)
 		g.port = (uint16_t)c->ports.serf_wan;
 		g.advertise_ip = c->advertise_addr_wan;
 		g.snapshot_path = wan_snap;
+		g.keyring_path = wan_ring;
 		g.on_event = on_wan_event;
 		if (gossip_start(&a->wan, &a->loop, &g, err, errlen))
 			return -1;
@@ -304,6 +307,7 @@ int agent_gossip_start(struct cc_agent *a, char *err, size_t errlen)
 	g.port = (uint16_t)c->ports.serf_lan;
 	g.advertise_ip = c->advertise_addr;
 	g.snapshot_path = lan_snap;
+	g.keyring_path = lan_ring;
 	g.on_event = on_lan_event;
 	g.veto_consul = true;   /* Consul's LAN merge delegate */
 	g.on_user_event = agent_on_user_event;

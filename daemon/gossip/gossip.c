@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gossip/keyring.h"
 #include "log/log.h"
 
 #define STREAM_TIMEOUT_MS 10000 /* memberlist LAN TCPTimeout */
@@ -66,6 +67,7 @@ struct gossip {
 	char pool[8];
 	char mod_serf[64], mod_ml[64];
 	char snapshot[512];
+	char keyring[512];
 	struct swim *swim;
 	struct gw_keyring kr;
 	bool encrypted;
@@ -231,6 +233,29 @@ static void send_udp(struct gossip *g, const struct swim_out *o)
 
 static void rearm(struct gossip *g);
 
+/* A Serf query the core left to us: the keyring queries are answered (and
+ * the keyring file rewritten when they changed it); user queries got their
+ * ack from the core, and a Consul agent has nothing more to say to them. */
+static void on_query(struct gossip *g, const struct swim_out *q)
+{
+	uint8_t resp[SWIM_QUERY_RESPONSE_MAX];
+	bool changed;
+	int n = keyring_query(&g->kr, q->name, q->data, q->len, resp, sizeof(resp), &changed);
+	if (n == -ENOENT) {
+		if (strncmp(q->name, "_serf_", 6) == 0)
+			cc_logf(CC_LOG_WARN, g->mod_serf, "serf: Unhandled internal query '%s'", q->name);
+		return;
+	}
+	cc_logf(CC_LOG_INFO, g->mod_serf, "serf: Received %s query", q->name + 6);
+	char err[600];
+	if (changed && g->keyring[0] && keyring_save(&g->kr, g->keyring, err, sizeof(err)))
+		cc_log(CC_LOG_ERROR, g->mod_serf, "serf: failed to save the keyring", "error", err,
+		       (const char *)NULL);
+	if (n < 0 || swim_query_respond(g->swim, now_ms(g), q, resp, (size_t)n))
+		cc_logf(CC_LOG_ERROR, g->mod_serf, "serf: failed to respond to key query: %s",
+		        n < 0 ? "response too large" : "past its deadline");
+}
+
 static void drain(struct gossip *g)
 {
 	while (swim_next_output(g->swim, &g->out)) {
@@ -249,6 +274,9 @@ static void drain(struct gossip *g)
 		case SWIM_OUT_USER_EVENT:
 			if (g->cfg.on_user_event)
 				g->cfg.on_user_event(g->cfg.ud, o->name, o->data, o->len, o->ltime);
+			break;
+		case SWIM_OUT_QUERY:
+			on_query(g, o);
 			break;
 		case SWIM_OUT_LOG: {
 			static const enum cc_log_level lv[] = { CC_LOG_DEBUG, CC_LOG_INFO, CC_LOG_WARN,
@@ -888,14 +916,19 @@ int gossip_start(struct gossip **out, uv_loop_t *loop, const struct gossip_confi
 		snprintf(g->snapshot, sizeof(g->snapshot), "%s", cfg->snapshot_path);
 	g->cfg.name = g->name;
 	g->cfg.pool = g->pool;
-	if (cfg->encrypt && cfg->encrypt[0]) {
-		if (gw_keyring_add_base64(&g->kr, cfg->encrypt)) {
-			snprintf(err, errlen, "encrypt: invalid gossip key");
-			free(g);
-			return -EINVAL;
-		}
-		g->encrypted = true;
+	if (cfg->keyring_path)
+		snprintf(g->keyring, sizeof(g->keyring), "%s", cfg->keyring_path);
+	bool ignored;
+	int krc = keyring_init(&g->kr, cfg->keyring_path, cfg->encrypt, &ignored, err, errlen);
+	if (krc) {
+		free(g);
+		return krc;
 	}
+	if (ignored)   /* Consul's words */
+		cc_logf(CC_LOG_WARN, g->mod_serf,
+		        "WARNING: %s keyring exists but -encrypt given, using keyring",
+		        strcmp(g->pool, "wan") == 0 ? "WAN" : "LAN");
+	g->encrypted = g->kr.n > 0;
 	struct swim_config sc;
 	memset(&sc, 0, sizeof(sc));
 	snprintf(sc.name, sizeof(sc.name), "%s", cfg->name);

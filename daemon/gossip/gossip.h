@@ -31,6 +31,7 @@ struct gossip_config {
 	size_t ntags;
 	const char *encrypt;       /* base64 key, or NULL */
 	const char *snapshot_path; /* NULL: no snapshot */
+	const char *keyring_path;  /* the pool's keyring file (gossip/keyring.h); NULL: none */
 	bool rejoin_after_leave;
 	uint32_t leave_propagate_ms; /* serf 1 s, Consul 3 s */
 	uint32_t reconnect_timeout_ms; /* how long failed members are kept (Consul LAN 72 h) */

@@ -81,23 +81,24 @@ void swim__event(struct swim *s, enum swim_event ev, const struct member *m)
 	o->hdr.port = m->port;
 }
 
-void swim__user_event_out(struct swim *s, const char *name, const uint8_t *payload, size_t len,
-                          uint64_t ltime)
+struct swim_out *swim__app_out(struct swim *s, enum swim_out_kind kind, const char *name,
+                               const uint8_t *payload, size_t len, uint64_t ltime)
 {
 	if (len > GW_UDP_MAX)
-		return;
-	struct outq_item *o = push_out(s, SWIM_OUT_USER_EVENT);
+		return NULL;
+	struct outq_item *o = push_out(s, kind);
 	if (!o)
-		return;
+		return NULL;
 	if (len && !(o->data = malloc(len))) {
 		s->noq--;
-		return;
+		return NULL;
 	}
 	if (len)
 		memcpy(o->data, payload, len);
 	o->hdr.len = len;
 	o->hdr.ltime = ltime;
 	snprintf(o->hdr.name, sizeof(o->hdr.name), "%s", name);
+	return &o->hdr;
 }
 
 void swim__send_packet(struct swim *s, const struct member *to, const struct gw_ip *ip,

@@ -67,6 +67,9 @@ enum swim_out_kind {
 	SWIM_OUT_EVENT,      /* a member changed: event/name/addr */
 	SWIM_OUT_LOG,        /* a line to log: level and text (memberlist/serf wording) */
 	SWIM_OUT_USER_EVENT, /* a Serf user event, once per event: name, data/len, ltime */
+	SWIM_OUT_QUERY,      /* a Serf query this node processes and the core does not answer
+	                      * itself: name, data/len (payload), ltime, query_id, ip/port (the
+	                      * asker), relay_factor, deadline; answer with swim_query_respond */
 };
 
 enum swim_event {
@@ -81,6 +84,10 @@ struct swim_out {
 	enum swim_out_kind kind;
 	struct gw_ip ip;
 	uint16_t port;
+	/* QUERY */
+	uint32_t query_id;
+	uint8_t relay_factor;
+	uint64_t deadline;
 	/* PACKET */
 	uint8_t data[GW_UDP_MAX];
 	size_t len;
@@ -113,6 +120,20 @@ void swim_free(struct swim *s);
 #define SWIM_EVENT_BUFFER 64
 #define SWIM_USER_EVENT_MAX 512
 int swim_user_event(struct swim *s, const char *name, const uint8_t *payload, size_t len);
+
+/* Serf queries (serf's handleQuery). A query is processed once per (Lamport
+ * time, id), remembered SWIM_QUERY_BUFFER times back, re-gossiped unless it
+ * says not to, and answered only when its node and tag filters (tag values
+ * matched as POSIX extended regexps; Go's RE2 for the common forms) pass:
+ * an ack at once when asked, relayed through relay_factor other members too.
+ * The core answers _serf_ping (the ack alone) and _serf_conflict (who we
+ * think owns a name) itself; every other query becomes a SWIM_OUT_QUERY. */
+#define SWIM_QUERY_BUFFER 64
+#define SWIM_QUERY_RESPONSE_MAX 1024   /* serf's QueryResponseSizeLimit */
+/* Answers a SWIM_OUT_QUERY q with payload. -ETIMEDOUT past its deadline,
+ * -E2BIG beyond SWIM_QUERY_RESPONSE_MAX encoded. */
+int swim_query_respond(struct swim *s, uint64_t now_ms, const struct swim_out *q,
+                       const uint8_t *payload, size_t len);
 
 /* Why the last merge was refused ("" when none was). */
 const char *swim_merge_error(const struct swim *s);

@@ -95,6 +95,11 @@ struct swim {
 		uint64_t hash[4];
 		unsigned n;
 	} seen_events[SWIM_EVENT_BUFFER];
+	struct {                  /* queries seen, by Lamport time (serf's queryBuffer) */
+		uint64_t ltime;
+		uint32_t id[8];
+		unsigned n;
+	} seen_queries[SWIM_QUERY_BUFFER];
 	bool leaving;            /* memberlist: our dead-about-self is out */
 	int leave_phase;         /* 0 no, 1 Serf leave intent gossiped, 2 dead gossiped */
 	uint64_t leave_started;
@@ -105,8 +110,10 @@ struct swim {
 struct member *swim__find(const struct swim *s, const char *name);
 void swim__log(struct swim *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void swim__event(struct swim *s, enum swim_event ev, const struct member *m);
-void swim__user_event_out(struct swim *s, const char *name, const uint8_t *payload, size_t len,
-                          uint64_t ltime);
+/* A SWIM_OUT_USER_EVENT or SWIM_OUT_QUERY with a copy of payload; NULL when
+ * out of memory. */
+struct swim_out *swim__app_out(struct swim *s, enum swim_out_kind kind, const char *name,
+                               const uint8_t *payload, size_t len, uint64_t ltime);
 void swim__queue_bcast(struct swim *s, const char *key, const uint8_t *data, size_t len,
                        bool leave);
 uint64_t swim__rand(struct swim *s);
@@ -138,6 +145,12 @@ void serf__broadcast_join(struct swim *s);
 void serf__broadcast_leave(struct swim *s);
 void serf__reap(struct swim *s, uint64_t now);
 void serf__reconnect(struct swim *s, uint64_t now);
+void serf__witness(uint64_t *clock, uint64_t v);
+void serf__rebroadcast(struct swim *s, const uint8_t *serf_msg, size_t len);
+
+/* swim_query.c: Serf queries and relayed responses */
+void serf__on_query(struct swim *s, uint64_t now, const uint8_t *raw, size_t len);
+void serf__on_relay(struct swim *s, const uint8_t *raw, size_t len);
 
 /* swim.c: asks the glue for a push/pull to a member */
 void swim__request_push_pull(struct swim *s, const struct member *to, bool join);

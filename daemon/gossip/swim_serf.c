@@ -8,7 +8,7 @@
 
 #include "gossip/swim_internal.h"
 
-static void witness(uint64_t *clock, uint64_t v)
+void serf__witness(uint64_t *clock, uint64_t v)
 {
 	if (v >= *clock)
 		*clock = v + 1;
@@ -56,7 +56,7 @@ static bool take_intent(struct swim *s, const char *node, struct recent_intent *
 	return false;
 }
 
-static void rebroadcast_user(struct swim *s, const uint8_t *serf_msg, size_t len)
+void serf__rebroadcast(struct swim *s, const uint8_t *serf_msg, size_t len)
 {
 	uint8_t buf[GW_UDP_BUDGET];
 	int n = gw_encode_user(serf_msg, len, buf, sizeof(buf));
@@ -68,12 +68,12 @@ void serf__broadcast_join(struct swim *s)
 {
 	struct gw_serf_join j = { .ltime = s->clock };
 	snprintf(j.node, sizeof(j.node), "%s", s->m[0]->name);
-	witness(&s->clock, j.ltime);
+	serf__witness(&s->clock, j.ltime);
 	s->m[0]->status_ltime = j.ltime;
 	uint8_t buf[GW_NAME_MAX + 64];
 	int n = gw_encode_serf_join(&j, buf, sizeof(buf));
 	if (n > 0)
-		rebroadcast_user(s, buf, (size_t)n);
+		serf__rebroadcast(s, buf, (size_t)n);
 }
 
 void serf__broadcast_leave(struct swim *s)
@@ -134,7 +134,7 @@ void serf__on_ml_update(struct swim *s, uint64_t now, struct member *m)
 static void on_join_intent(struct swim *s, uint64_t now, const struct gw_serf_join *j,
                            const uint8_t *raw, size_t len, bool rebroadcast)
 {
-	witness(&s->clock, j->ltime);
+	serf__witness(&s->clock, j->ltime);
 	struct member *m = swim__find(s, j->node);
 	if (!m || m->status == SWIM_NONE) {
 		remember_intent(s, j->node, j->ltime, false);
@@ -146,13 +146,13 @@ static void on_join_intent(struct swim *s, uint64_t now, const struct gw_serf_jo
 	if (m->status == SWIM_LEAVING)
 		m->status = SWIM_ALIVE;
 	if (rebroadcast && raw)
-		rebroadcast_user(s, raw, len);
+		serf__rebroadcast(s, raw, len);
 }
 
 static void on_leave_intent(struct swim *s, uint64_t now, const struct gw_serf_leave *l,
                             const uint8_t *raw, size_t len, bool rebroadcast)
 {
-	witness(&s->clock, l->ltime);
+	serf__witness(&s->clock, l->ltime);
 	struct member *m = swim__find(s, l->node);
 	if (!m || m->status == SWIM_NONE) {
 		remember_intent(s, l->node, l->ltime, true);
@@ -184,7 +184,7 @@ static void on_leave_intent(struct swim *s, uint64_t now, const struct gw_serf_l
 		swim__remove(s, m);
 	}
 	if (rebroadcast && raw)
-		rebroadcast_user(s, raw, len);
+		serf__rebroadcast(s, raw, len);
 }
 
 /* FNV-1a over name and payload: what tells events of one Lamport time apart. */
@@ -222,11 +222,11 @@ static void on_user_event(struct swim *s, const struct gw_serf_user_event *ev, c
                           size_t len)
 {
 	bool fresh = event_new(s, ev);
-	witness(&s->event_clock, ev->ltime);
+	serf__witness(&s->event_clock, ev->ltime);
 	if (!fresh)
 		return;
-	swim__user_event_out(s, ev->name, ev->payload, ev->payload_len, ev->ltime);
-	rebroadcast_user(s, raw, len);
+	swim__app_out(s, SWIM_OUT_USER_EVENT, ev->name, ev->payload, ev->payload_len, ev->ltime);
+	serf__rebroadcast(s, raw, len);
 }
 
 int swim_user_event(struct swim *s, const char *name, const uint8_t *payload, size_t len)
@@ -268,8 +268,14 @@ void serf__on_user(struct swim *s, uint64_t now, const uint8_t *body, size_t len
 		if (gw_decode_serf_user_event(body + 1, len - 1, &u.ev) == 0)
 			on_user_event(s, &u.ev, body, len);
 		break;
+	case GW_SERF_QUERY:
+		serf__on_query(s, now, body, len);
+		break;
+	case GW_SERF_RELAY:
+		serf__on_relay(s, body, len);
+		break;
 	default:
-		break; /* queries, responses, relays: not answered by this agent yet */
+		break; /* query responses: this agent asks no queries */
 	}
 }
 
@@ -308,11 +314,11 @@ void serf__merge_state(struct swim *s, uint64_t now, const uint8_t *buf, size_t 
 	if (gw_decode_serf_push_pull(buf + 1, len - 1, &pp))
 		return;
 	if (pp.ltime > 0)
-		witness(&s->clock, pp.ltime - 1);
+		serf__witness(&s->clock, pp.ltime - 1);
 	if (pp.event_ltime > 0)
-		witness(&s->event_clock, pp.event_ltime - 1);
+		serf__witness(&s->event_clock, pp.event_ltime - 1);
 	if (pp.query_ltime > 0)
-		witness(&s->query_clock, pp.query_ltime - 1);
+		serf__witness(&s->query_clock, pp.query_ltime - 1);
 	for (size_t i = 0; i < pp.nleft; i++) {
 		struct gw_serf_leave l = { .ltime = 0, .prune = false };
 		snprintf(l.node, sizeof(l.node), "%s", pp.left[i]);

@@ -296,7 +296,15 @@ struct gw_serf_user_event { /* messageUserEvent */
 	bool cc;
 };
 
-struct gw_serf_query {      /* messageQuery (filters are not kept: n_filters counts them) */
+/* messageQuery. Flags: GW_QUERY_ACK asks every node that processes it for an
+ * ack; GW_QUERY_NO_BROADCAST says not to re-gossip it. Filters are kept as
+ * sent ([filter type][msgpack]), filter i at filters + filter_off[i], length
+ * filter_off[i + 1] - filter_off[i]; more than GW_QUERY_FILTERS_MAX filters, or
+ * more than GW_PAYLOAD_MAX bytes of them, is -GW_ETOOBIG. */
+#define GW_QUERY_ACK 1u
+#define GW_QUERY_NO_BROADCAST 2u
+#define GW_QUERY_FILTERS_MAX 16
+struct gw_serf_query {
 	uint64_t ltime;
 	uint32_t id;
 	struct gw_ip addr;
@@ -309,7 +317,24 @@ struct gw_serf_query {      /* messageQuery (filters are not kept: n_filters cou
 	uint8_t relay_factor;
 	int64_t timeout_ns;
 	size_t n_filters;
+	uint8_t filters[GW_PAYLOAD_MAX];
+	uint16_t filter_off[GW_QUERY_FILTERS_MAX + 1];
 };
+
+/* Query filter types (the first byte of a filter). */
+enum { GW_FILTER_NODE = 0, GW_FILTER_TAG = 1 };
+/* A node filter (whole filter, type byte first): 1 when name is listed, 0
+ * when not, a negative error when it is not a well-formed node filter. */
+int gw_serf_filter_node(const uint8_t *f, size_t len, const char *name);
+/* A tag filter: its tag name and expression (Go regexp syntax). 0 or a
+ * negative error (not a tag filter, malformed, or a field longer than its
+ * buffer). */
+int gw_serf_filter_tag(const uint8_t *f, size_t len, char *tag, size_t tag_cap, char *expr,
+                       size_t expr_cap);
+/* Builds filters for gw_encode_serf_query (tests, and any sender of queries):
+ * a node filter naming n nodes, or a tag filter. Return the length. */
+int gw_serf_make_node_filter(const char *const *names, size_t n, uint8_t *buf, size_t cap);
+int gw_serf_make_tag_filter(const char *tag, const char *expr, uint8_t *buf, size_t cap);
 
 struct gw_serf_query_response {
 	uint64_t ltime;
@@ -320,6 +345,36 @@ struct gw_serf_query_response {
 	size_t payload_len;
 };
 
+/* The member a _serf_conflict response describes (serf's Member). */
+struct gw_serf_member {
+	const char *name;
+	struct gw_ip addr;
+	uint16_t port;
+	const uint8_t *meta;     /* encoded tags, sent as the Tags map */
+	size_t meta_len;
+	uint8_t vsn[6];          /* protocol min/max/cur, delegate min/max/cur */
+	int status;              /* serf's MemberStatus: 1 alive .. 4 failed */
+};
+
+/* relayHeader: where the relaying node sends the inner message. */
+struct gw_serf_relay {
+	struct gw_ip ip;
+	uint16_t port;
+	char dest_name[GW_NAME_MAX];
+};
+
+/* nodeKeyResponse, the answer to the keyring queries (_serf_list-keys, ...). */
+struct gw_serf_key_response {
+	bool result;
+	char message[256];
+	char primary[64];          /* base64 */
+	char keys[GW_MAX_KEYS][64];
+	size_t nkeys;
+};
+
+/* Serf's message types inside query payloads */
+enum { GW_SERF_CONFLICT_RESPONSE = 6, GW_SERF_KEY_REQUEST = 7, GW_SERF_KEY_RESPONSE = 8 };
+
 /* Encoders write [serf type][msgpack] (wrap in gw_encode_user to send). */
 int gw_encode_serf_join(const struct gw_serf_join *m, uint8_t *buf, size_t cap);
 int gw_encode_serf_leave(const struct gw_serf_leave *m, uint8_t *buf, size_t cap);
@@ -327,6 +382,15 @@ int gw_encode_serf_push_pull(const struct gw_serf_push_pull *m, uint8_t *buf, si
 int gw_encode_serf_user_event(const struct gw_serf_user_event *m, uint8_t *buf, size_t cap);
 int gw_encode_serf_query_response(const struct gw_serf_query_response *m, uint8_t *buf,
                                   size_t cap);
+int gw_encode_serf_query(const struct gw_serf_query *m, uint8_t *buf, size_t cap);
+/* [6][Member], or [6][nil] when m is NULL: a _serf_conflict response payload. */
+int gw_encode_serf_conflict_response(const struct gw_serf_member *m, uint8_t *buf, size_t cap);
+/* [9][relayHeader][inner]: inner is [type][msgpack] of the relayed message. */
+int gw_encode_serf_relay(const struct gw_serf_relay *h, const uint8_t *inner, size_t inner_len,
+                         uint8_t *buf, size_t cap);
+/* [7][keyRequest{Key}] and [8][nodeKeyResponse]. */
+int gw_encode_serf_key_request(const uint8_t *key, size_t klen, uint8_t *buf, size_t cap);
+int gw_encode_serf_key_response(const struct gw_serf_key_response *m, uint8_t *buf, size_t cap);
 
 /* Decoders take the body after the serf type byte. */
 int gw_decode_serf_join(const uint8_t *body, size_t len, struct gw_serf_join *m);
@@ -336,6 +400,18 @@ int gw_decode_serf_user_event(const uint8_t *body, size_t len, struct gw_serf_us
 int gw_decode_serf_query(const uint8_t *body, size_t len, struct gw_serf_query *m);
 int gw_decode_serf_query_response(const uint8_t *body, size_t len,
                                   struct gw_serf_query_response *m);
+/* The body after the 9: the header, and *inner_off = where the inner message
+ * ([type][msgpack]) starts in body. */
+int gw_decode_serf_relay(const uint8_t *body, size_t len, struct gw_serf_relay *h,
+                         size_t *inner_off);
+/* The body after the 7: the key (16, 24 or 32 bytes, else -GW_EBADMSG). */
+int gw_decode_serf_key_request(const uint8_t *body, size_t len, uint8_t key[32], size_t *klen);
+int gw_decode_serf_key_response(const uint8_t *body, size_t len, struct gw_serf_key_response *m);
+/* The body after the 6: *present is false for nil; name, addr, port, status
+ * filled (meta points into body). */
+int gw_decode_serf_conflict_response(const uint8_t *body, size_t len, bool *present,
+                                     char name[GW_NAME_MAX], struct gw_ip *addr, uint16_t *port,
+                                     int *status);
 
 /* ---- Serf tags in memberlist Meta: 0xff + msgpack map string->string ---- */
 

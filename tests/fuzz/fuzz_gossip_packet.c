@@ -49,10 +49,48 @@ static void serf_leaf(const uint8_t *p, size_t len)
 		           gw_encode_serf_user_event, b, n);
 		break;
 	case GW_SERF_QUERY: {
+		ROUND_TRIP(struct gw_serf_query, gw_decode_serf_query, gw_encode_serf_query, b, n);
 		static struct gw_serf_query q;
-		(void)gw_decode_serf_query(b, n, &q);
+		if (gw_decode_serf_query(b, n, &q) == 0) {
+			/* the filters as the core reads them */
+			char tag[GW_NAME_MAX], expr[GW_PAYLOAD_MAX];
+			for (size_t i = 0; i < q.n_filters; i++) {
+				const uint8_t *f = q.filters + q.filter_off[i];
+				size_t fl = (size_t)(q.filter_off[i + 1] - q.filter_off[i]);
+				(void)gw_serf_filter_node(f, fl, "n1");
+				(void)gw_serf_filter_tag(f, fl, tag, sizeof(tag), expr, sizeof(expr));
+			}
+		}
 		break;
 	}
+	case GW_SERF_RELAY: {
+		struct gw_serf_relay h;
+		size_t off;
+		if (gw_decode_serf_relay(b, n, &h, &off) == 0 && off >= n)
+			abort();
+		break;
+	}
+	case GW_SERF_CONFLICT_RESPONSE: {
+		bool present;
+		char name[GW_NAME_MAX];
+		struct gw_ip addr;
+		uint16_t port;
+		int status;
+		(void)gw_decode_serf_conflict_response(b, n, &present, name, &addr, &port, &status);
+		break;
+	}
+	case GW_SERF_KEY_REQUEST: {
+		uint8_t key[32];
+		size_t klen;
+		if (gw_decode_serf_key_request(b, n, key, &klen) == 0 && klen != 16 && klen != 24 &&
+		    klen != 32)
+			abort();
+		break;
+	}
+	case GW_SERF_KEY_RESPONSE:
+		ROUND_TRIP(struct gw_serf_key_response, gw_decode_serf_key_response,
+		           gw_encode_serf_key_response, b, n);
+		break;
 	case GW_SERF_QUERY_RESPONSE:
 		ROUND_TRIP(struct gw_serf_query_response, gw_decode_serf_query_response,
 		           gw_encode_serf_query_response, b, n);

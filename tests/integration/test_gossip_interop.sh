@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Conclave and the real serf (Debian's serf 0.9.4) in one gossip pool, in
 # namespaces: each side joins the other, lists the other alive with its tags,
-# sees a SIGKILL as failed and a graceful leave as left; with the same
-# `encrypt` key they talk, with different keys they do not.
+# sees a SIGKILL as failed and a graceful leave as left; serf's queries are
+# acked (with node and tag filters); with the same `encrypt` key they talk
+# and rotate keys with `serf keys`; with different keys they do not.
 . "$(dirname "$0")/lib.sh"
 command -v serf >/dev/null || { echo "SKIP: serf is not installed (ci/deps.sh installs it)"; exit 77; }
 
@@ -64,6 +65,26 @@ wait_for 30 conclave_is "$TOPO" c1 s1 alive \
 wait_for 30 conclave_is "$TOPO" c2 s1 alive \
   && ok "conclave c2 (joined through c1) sees serf s1 alive" || fail "c2 does not see s1"
 
+# Serf queries asked by the real serf: every conclave agent acks once, and
+# answers nothing more (as a Consul agent, which ignores user queries); node
+# and tag filters decide who processes them.
+serf_query() { # topo args...: the JSON result (acks, responses)
+  local t=$1; shift
+  "$HARNESS" -t "$t" exec s1 -- serf query -rpc-addr=51.6.196.21:7373 -format=json -timeout=2s "$@" 2>&1
+}
+acks_are() { # JSON wanted-acks: exact set of acking nodes, no responses from conclave
+  python3 -c 'import json,sys
+r = json.loads(sys.stdin.read())
+acks = sorted(r.get("Acks") or [])
+resp = sorted((r.get("Responses") or {}).keys())
+ok = acks == sorted(sys.argv[1].split(",")) and not [n for n in resp if n.startswith("c")]
+print("acks", acks, "responses", resp, file=sys.stderr) if not ok else None
+sys.exit(0 if ok else 1)' "$1"
+}
+serf_query "$TOPO" hello world | acks_are c1,c2,s1 && ok "serf query: acked by both conclave agents and serf, once each" || fail "serf query acks"
+serf_query "$TOPO" -node=c2 hello | acks_are c2 && ok "serf query -node=c2: only c2 acks" || fail "node filter"
+serf_query "$TOPO" -tag role=no.e hello | acks_are c1,c2 && ok "serf query -tag role=no.e: the conclave agents (role=node) ack, serf (no role) does not" || fail "tag filter"
+
 # Graceful leave of a conclave client (SIGTERM leaves on clients): serf shows left.
 "$HARNESS" -t "$TOPO" stop c2 >/dev/null
 wait_for 20 serf_is "$TOPO" c2 left \
@@ -91,6 +112,28 @@ topology "$T2" "$KEY1" "$KEY1" >"$TMP/te.yaml"
 "$HARNESS" up "$TMP/te.yaml" >"$TMP/up2.out" 2>&1 || { fail "encrypted up"; cat "$TMP/up2.out" >&2; }
 wait_for 30 conclave_is "$T2" c1 s1 alive \
   && ok "same key: conclave and serf talk" || fail "same key: c1 does not see s1"
+wait_for 30 serf_is "$T2" c2 alive || fail "serf does not see c2 in the encrypted pool"
+# Key rotation from serf (what `consul keyring` does): install, use, remove,
+# answered by every member, kept in the conclave agents' keyring files.
+serf_keys() { "$HARNESS" -t "$T2" exec s1 -- serf keys -rpc-addr=51.6.196.21:7373 "$@" 2>&1; }
+serf_keys -list >"$TMP/keys0.txt"
+grep -q "$KEY1.*\[3/3\]" "$TMP/keys0.txt" && ok "serf keys -list: the key is on all 3 members" || { fail "keys -list"; cat "$TMP/keys0.txt" >&2; }
+serf_keys -install "$KEY2" >"$TMP/keys1.txt" && ok "serf keys -install: every member installed the new key" || { fail "keys -install"; cat "$TMP/keys1.txt" >&2; }
+serf_keys -use "$KEY2" >"$TMP/keys2.txt" && ok "serf keys -use: every member made it primary" || { fail "keys -use"; cat "$TMP/keys2.txt" >&2; }
+serf_keys -remove "$KEY1" >"$TMP/keys3.txt" && ok "serf keys -remove: the old key is gone everywhere" || { fail "keys -remove"; cat "$TMP/keys3.txt" >&2; }
+serf_keys -list >"$TMP/keys4.txt"
+grep -q "$KEY2.*\[3/3\]" "$TMP/keys4.txt" && ! grep -q "$KEY1" "$TMP/keys4.txt" \
+  && ok "after rotation only the new key is listed, on 3/3" || { fail "keys after rotation"; cat "$TMP/keys4.txt" >&2; }
+DATA=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data_dir"])' "$CONCLAVE_HARNESS_DIR/$T2/nodes/c1/config.json")
+python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])) == [sys.argv[2]] else 1)' "$DATA/serf/local.keyring" "$KEY2" \
+  && ok "c1's serf/local.keyring holds the new key alone" || { fail "keyring file"; cat "$DATA/serf/local.keyring" >&2; }
+# c1 restarts with the old key in its config: the keyring file wins (as in
+# Consul), so it is back in the pool
+"$HARNESS" -t "$T2" restart c1 >/dev/null
+"$HARNESS" -t "$T2" logs c1 | grep -q "keyring exists but -encrypt given, using keyring" \
+  && ok "restart: the keyring file is used over encrypt, and says so" || fail "no keyring warning on restart"
+wait_for 30 conclave_is "$T2" c1 s1 alive && wait_for 30 serf_is "$T2" c1 alive \
+  && ok "restarted c1 talks to serf with the rotated key" || fail "c1 not back after restart: $(serf_status "$T2" c1)"
 "$HARNESS" down "$T2" >/dev/null 2>&1
 
 T3="${TOPO}x"; TOPOS+=("$T3")

@@ -183,7 +183,14 @@ sed -e "s/^name: dc1-5/name: $T5/" "$ROOT/topologies/dc1-5.yaml" >"$TMP/dc1-5.ya
 N5=(node1 node2 node3 node4 node5)
 "$HARNESS" up "$TMP/dc1-5.yaml" >"$TMP/up5.out" 2>&1 || { fail "up of dc1-5"; cat "$TMP/up5.out" >&2; }
 L=$(agreed_leader "$T5" "${N5[@]}") && ok "5 servers: one leader ($L)" || fail "5 servers: no agreed leader"
-[ "$(api "$T5" client1 PUT /v1/kv/from/client1 c1)" = true ] && ok "a client agent forwards a KV write to a server" || fail "client KV write"
+# what a client agent knew when a request through it failed: its members, its log
+client_diag() { # node
+  echo "--- $1: harness status" >&2; "$HARNESS" status "$T5" >&2
+  echo "--- $1: members" >&2; api "$T5" "$1" GET /v1/agent/members >&2; echo >&2
+  echo "--- $1: log tail" >&2; "$HARNESS" -t "$T5" logs "$1" | tail -25 >&2
+}
+r=$(api "$T5" client1 PUT /v1/kv/from/client1 c1)
+[ "$r" = true ] && ok "a client agent forwards a KV write to a server" || { fail "client KV write gave '$r'"; client_diag client1; }
 [ "$(api "$T5" node4 GET '/v1/kv/from/client1?raw')" = c1 ] && ok "the write is on the servers" || fail "client write not on servers"
 [ "$(api "$T5" client2 GET '/v1/kv/from/client1?raw')" = c1 ] && ok "another client reads it through a server" || fail "client KV read"
 IDX=$("$HARNESS" -t "$T5" exec client1 -- sh -c 'curl -s -D - -o /dev/null "$CONCLAVE_HTTP_ADDR/v1/kv/from/client1"' | tr -d '\r' | awk 'tolower($1)=="x-consul-index:" {print $2}')
@@ -203,8 +210,10 @@ wait_for 15 new_leader5 && ok "5 servers: leader SIGKILLed -> new leader known b
 # until gossip declares the dead leader dead (its next probe, within about a
 # second) the client may still pick it: five writes in a row meet it then, and
 # each must move on to a live server
-cw=0; for i in 1 2 3 4 5; do [ "$(api "$T5" client1 PUT "/v1/kv/from/client1b/$i" yes)" = true ] && cw=$((cw + 1)); done
-[ "$cw" = 5 ] && ok "clients keep writing after the failover (5 of 5)" || fail "client writes after failover: $cw of 5"
+cw=0; for i in 1 2 3 4 5; do
+  r=$(api "$T5" client1 PUT "/v1/kv/from/client1b/$i" yes); [ "$r" = true ] && cw=$((cw + 1)) || echo "write $i gave '$r'" >&2
+done
+[ "$cw" = 5 ] && ok "clients keep writing after the failover (5 of 5)" || { fail "client writes after failover: $cw of 5"; client_diag client1; }
 # graceful leave: a follower leaves -> the leader removes it from Raft; the
 # leader leaves -> it hands leadership over first, then is removed
 servers_in_conf() { # topology node: the Raft configuration's server count

@@ -7,6 +7,7 @@
  *
  * SWIM_SIM_SEEDS=N runs N seeds per scenario (CI runs a few hundred runs in
  * all; `make sim` runs thousands). SWIM_SIM_VERBOSE=1 prints the figures. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,7 +43,15 @@ struct sim {
 	uint8_t scratch[GW_UDP_MAX * 2];
 	uint8_t sealed[GW_UDP_MAX];
 	int declared_failed_alive; /* an alive node reported failed (loss test) */
+	/* queries: what reached the asker (outside the cluster), what each node
+	 * handed its application, and the last such query of node 3 */
+	struct gw_serf_query_response answers[512];
+	size_t nanswers;
+	int app_queries[MAXN];
+	struct swim_out *n3_query;
 };
+
+#define ASKER 249   /* 10.0.0.250: not a node, the address queries give */
 
 static uint64_t rnd(struct sim *s)
 {
@@ -133,13 +142,33 @@ static void push_pull(struct sim *s, int a, const struct swim_out *o)
 	gw_push_pull_free(&decoded);
 }
 
+static int asker_leaf(void *ud, enum gw_type type, const uint8_t *body, size_t len)
+{
+	struct sim *s = ud;
+	if (type == GW_USER && len > 1 && body[0] == GW_SERF_QUERY_RESPONSE &&
+	    s->nanswers < sizeof(s->answers) / sizeof(s->answers[0]))
+		assert_int_equal(gw_decode_serf_query_response(body + 1, len - 1,
+		                                               &s->answers[s->nanswers++]), 0);
+	return 0;
+}
+
 static void drain(struct sim *s, int i)
 {
 	while (swim_next_output(s->node[i], &s->out)) {
 		const struct swim_out *o = &s->out;
 		if (s->crashed[i])
 			continue;
-		if (o->kind == SWIM_OUT_PACKET) {
+		if (o->kind == SWIM_OUT_QUERY) {
+			s->app_queries[i]++;
+			if (i == 3 && s->n3_query)
+				*s->n3_query = *o;
+		} else if (o->kind == SWIM_OUT_PACKET && node_of(&o->ip) == ASKER) {
+			uint8_t copy[GW_UDP_BUDGET * 2];
+			assert_true(o->len <= sizeof(copy));
+			memcpy(copy, o->data, o->len);
+			assert_int_equal(gw_packet_open(NULL, copy, o->len, s->scratch, sizeof(s->scratch),
+			                                asker_leaf, s), 0);
+		} else if (o->kind == SWIM_OUT_PACKET) {
 			int n = gw_packet_seal(NULL, o->crc, o->data, o->len, s->sealed,
 			                       sizeof(s->sealed));
 			assert_true(n > 0);
@@ -375,6 +404,196 @@ static void test_leave_seen_as_left(void **state)
 	sim_free(s);
 }
 
+/* ---- Serf queries ---- */
+
+/* Node `at` receives a query from the asker (as if gossiped to it). */
+static void ask(struct sim *s, int at, const char *name, const uint8_t *payload, size_t plen,
+                uint32_t flags, uint8_t relay, const uint8_t *filter, size_t flen)
+{
+	static struct gw_serf_query q;
+	memset(&q, 0, sizeof(q));
+	q.ltime = 5;
+	q.id = 0xabcd0000u + (uint32_t)s->nanswers + (uint32_t)rnd(s) % 1000;
+	gw_ip_from_v4(&q.addr, 0x0a000001u + ASKER);
+	q.port = 7946;
+	snprintf(q.source_node, sizeof(q.source_node), "asker");
+	snprintf(q.name, sizeof(q.name), "%s", name);
+	if (plen)
+		memcpy(q.payload, payload, plen);
+	q.payload_len = plen;
+	q.flags = flags;
+	q.relay_factor = relay;
+	q.timeout_ns = 3200000000;
+	if (flen) {
+		memcpy(q.filters, filter, flen);
+		q.n_filters = 1;
+		q.filter_off[1] = (uint16_t)flen;
+	}
+	uint8_t buf[GW_UDP_BUDGET];
+	int n = gw_encode_serf_query(&q, buf, sizeof(buf));
+	assert_true(n > 0);
+	struct gw_ip from;
+	gw_ip_from_v4(&from, 0x0a000001u + ASKER);
+	swim_on_message(s->node[at], s->now, &from, 7946, GW_USER, buf, (size_t)n);
+	drain(s, at);
+}
+
+static void run_ms(struct sim *s, uint64_t ms)
+{
+	for (uint64_t t = 0; t < ms; t += STEP_MS)
+		step(s);
+}
+
+/* Distinct responders among the answers of one kind (acks or responses);
+ * sets bit i for node ni. */
+static uint64_t responders(const struct sim *s, bool acks)
+{
+	uint64_t set = 0;
+	for (size_t k = 0; k < s->nanswers; k++) {
+		const struct gw_serf_query_response *r = &s->answers[k];
+		if (((r->flags & GW_QUERY_ACK) != 0) == acks && r->from[0] == 'n')
+			set |= 1ull << atoi(r->from + 1);
+	}
+	return set;
+}
+
+static void clear(struct sim *s)
+{
+	s->nanswers = 0;
+	memset(s->app_queries, 0, sizeof(s->app_queries));
+}
+
+/* A query asked at one node reaches every node through gossip; each acks
+ * once, straight to the asker, and hands it to its application once. */
+static void test_query_reaches_all(void **state)
+{
+	for (int seed = 1; seed <= seeds(20) / 4 + 1; seed++) {
+		struct sim *s = sim_new(12, (uint64_t)seed + 500, 0);
+		assert_true(run_until(s, 40000, -1) != UINT64_MAX);
+		ask(s, 0, "deploy", (const uint8_t *)"v2", 2, GW_QUERY_ACK, 0, NULL, 0);
+		run_ms(s, 3000);
+		assert_int_equal(responders(s, true), (1u << 12) - 1);
+		assert_int_equal(s->nanswers, 12);   /* one ack each: duplicates are not answered */
+		for (int i = 0; i < 12; i++)
+			assert_int_equal(s->app_queries[i], 1);
+		sim_free(s);
+	}
+}
+
+/* Node and tag filters: only matching nodes ack, but every node passes the
+ * query on (the filtered ones are reached through the others). */
+static void test_query_filters(void **state)
+{
+	struct sim *s = sim_new(10, 600, 0);
+	assert_true(run_until(s, 40000, -1) != UINT64_MAX);
+	uint8_t f[256];
+	const char *names[] = { "n3", "n7" };
+	int n = gw_serf_make_node_filter(names, 2, f, sizeof(f));
+	assert_true(n > 0);
+	ask(s, 0, "only", NULL, 0, GW_QUERY_ACK, 0, f, (size_t)n);
+	run_ms(s, 3000);
+	assert_int_equal(responders(s, true), (1u << 3) | (1u << 7));
+	assert_int_equal(s->app_queries[0], 0);
+	assert_int_equal(s->app_queries[3], 1);
+
+	clear(s);
+	n = gw_serf_make_tag_filter("role", "^no", f, sizeof(f));   /* role=node everywhere */
+	ask(s, 4, "tagged", NULL, 0, GW_QUERY_ACK, 0, f, (size_t)n);
+	run_ms(s, 3000);
+	assert_int_equal(responders(s, true), (1u << 10) - 1);
+
+	clear(s);
+	n = gw_serf_make_tag_filter("role", "^consul$", f, sizeof(f));
+	ask(s, 4, "servers", NULL, 0, GW_QUERY_ACK, 0, f, (size_t)n);
+	n = gw_serf_make_tag_filter("dc", "x", f, sizeof(f));   /* absent tag: "" */
+	ask(s, 5, "dc", NULL, 0, GW_QUERY_ACK, 0, f, (size_t)n);
+	n = gw_serf_make_tag_filter("role", "(", f, sizeof(f)); /* does not compile */
+	ask(s, 6, "bad", NULL, 0, GW_QUERY_ACK, 0, f, (size_t)n);
+	run_ms(s, 3000);
+	assert_int_equal(s->nanswers, 0);
+
+	/* NoBroadcast: only the node that got it answers */
+	clear(s);
+	ask(s, 2, "direct", NULL, 0, GW_QUERY_ACK | GW_QUERY_NO_BROADCAST, 0, NULL, 0);
+	run_ms(s, 3000);
+	assert_int_equal(responders(s, true), 1u << 2);
+	sim_free(s);
+}
+
+/* The application's answer (node 3) reaches the asker before the deadline,
+ * is refused after it; relay_factor sends extra copies through others. */
+static void test_query_respond_and_relay(void **state)
+{
+	struct sim *s = sim_new(8, 700, 0);
+	assert_true(run_until(s, 40000, -1) != UINT64_MAX);
+	static struct swim_out q3;
+	s->n3_query = &q3;
+	ask(s, 0, "version", NULL, 0, 0, 2, NULL, 0);
+	run_ms(s, 1000);
+	assert_int_equal(s->app_queries[3], 1);
+	assert_string_equal(q3.name, "version");
+	assert_int_equal(swim_query_respond(s->node[3], s->now, &q3, (const uint8_t *)"1.2", 3), 0);
+	drain(s, 3);
+	run_ms(s, 500);
+	assert_int_equal(responders(s, false), 1u << 3);
+	/* the direct copy and two relayed through other members */
+	assert_int_equal(s->nanswers, 3);
+	assert_memory_equal(s->answers[0].payload, "1.2", 3);
+	uint8_t big[SWIM_QUERY_RESPONSE_MAX + 1] = { 0 };
+	assert_int_equal(swim_query_respond(s->node[3], s->now, &q3, big, sizeof(big)), -E2BIG);
+	assert_int_equal(swim_query_respond(s->node[3], q3.deadline + 1, &q3, big, 1), -ETIMEDOUT);
+	sim_free(s);
+}
+
+/* _serf_conflict: every other node says who it thinks owns the name; the
+ * named node itself stays silent; _serf_ping is acked and not handed on. */
+static void test_query_internal(void **state)
+{
+	struct sim *s = sim_new(6, 800, 0);
+	assert_true(run_until(s, 40000, -1) != UINT64_MAX);
+	ask(s, 0, "_serf_conflict", (const uint8_t *)"n2", 2, 0, 0, NULL, 0);
+	run_ms(s, 3000);
+	assert_int_equal(responders(s, false), 0x3fu & ~(1u << 2));
+	for (size_t k = 0; k < s->nanswers; k++) {
+		const struct gw_serf_query_response *r = &s->answers[k];
+		bool present;
+		char name[GW_NAME_MAX];
+		struct gw_ip addr;
+		uint16_t port;
+		int status;
+		assert_int_equal(r->payload[0], GW_SERF_CONFLICT_RESPONSE);
+		assert_int_equal(gw_decode_serf_conflict_response(r->payload + 1, r->payload_len - 1,
+		                                                  &present, name, &addr, &port,
+		                                                  &status), 0);
+		assert_true(present);
+		assert_string_equal(name, "n2");
+		assert_int_equal(node_of(&addr), 2);
+		assert_int_equal(port, 7946);
+		assert_int_equal(status, SWIM_ALIVE);
+	}
+	clear(s);
+	ask(s, 1, "_serf_conflict", (const uint8_t *)"nobody", 6, 0, 0, NULL, 0);
+	run_ms(s, 3000);
+	assert_int_equal(responders(s, false), 0x3f);
+	bool present = true;
+	char name[GW_NAME_MAX];
+	struct gw_ip addr;
+	uint16_t port;
+	int status;
+	assert_int_equal(gw_decode_serf_conflict_response(s->answers[0].payload + 1,
+	                                                  s->answers[0].payload_len - 1, &present,
+	                                                  name, &addr, &port, &status), 0);
+	assert_false(present);
+	clear(s);
+	ask(s, 1, "_serf_ping", NULL, 0, GW_QUERY_ACK, 0, NULL, 0);
+	run_ms(s, 3000);
+	assert_int_equal(responders(s, true), 0x3f);
+	assert_int_equal(responders(s, false), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(s->app_queries[i], 0);
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +602,10 @@ int main(void)
 		cmocka_unit_test(test_loss_no_false_failures),
 		cmocka_unit_test(test_partition_heals),
 		cmocka_unit_test(test_leave_seen_as_left),
+		cmocka_unit_test(test_query_reaches_all),
+		cmocka_unit_test(test_query_filters),
+		cmocka_unit_test(test_query_respond_and_relay),
+		cmocka_unit_test(test_query_internal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -901,7 +901,7 @@ static void test_round_trip_serf(void **state)
 	CHECK_CAPS(gw_encode_serf_join, &j, n);
 }
 
-/* A query as serf sends it (there is no query encoder: we only answer them),
+/* A query as serf sends it, keys in serf's order,
  * with an unknown future key holding nested values. */
 static void test_serf_query(void **state)
 {
@@ -953,6 +953,67 @@ static void test_serf_query(void **state)
 	/* RelayFactor is a uint8 */
 	static const uint8_t big[] = "\x81\xabRelayFactor\xcd\x01\x00";
 	assert_int_equal(gw_decode_serf_query(big, sizeof(big) - 1, &q), -GW_EBADMSG);
+}
+
+/* Queries round trip with their filters; the filters read back as sent. */
+static void test_serf_query_filters_relay(void **state)
+{
+	static struct gw_serf_query q, d;
+	memset(&q, 0, sizeof(q));
+	q.ltime = 9;
+	q.id = 77;
+	q.addr = (struct gw_ip){ .len = 4, .b = { 10, 0, 0, 9 } };
+	q.port = 8301;
+	strcpy(q.name, "deploy");
+	strcpy(q.source_node, "asker");
+	q.flags = GW_QUERY_ACK;
+	q.timeout_ns = 1000;
+	const char *names[] = { "a", "bb" };
+	int n1 = gw_serf_make_node_filter(names, 2, q.filters, sizeof(q.filters));
+	assert_true(n1 > 0);
+	int n2 = gw_serf_make_tag_filter("role", "^consul$", q.filters + n1,
+	                                 sizeof(q.filters) - (size_t)n1);
+	assert_true(n2 > 0);
+	q.n_filters = 2;
+	q.filter_off[1] = (uint16_t)n1;
+	q.filter_off[2] = (uint16_t)(n1 + n2);
+	uint8_t buf[2048];
+	int n = gw_encode_serf_query(&q, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(buf[0], GW_SERF_QUERY);
+	assert_int_equal(gw_decode_serf_query(buf + 1, (size_t)n - 1, &d), 0);
+	assert_memory_equal(&q, &d, sizeof(q));
+	assert_int_equal(gw_serf_filter_node(d.filters, (size_t)n1, "bb"), 1);
+	assert_int_equal(gw_serf_filter_node(d.filters, (size_t)n1, "b"), 0);
+	char tag[16], expr[16];
+	assert_int_equal(gw_serf_filter_tag(d.filters + n1, (size_t)n2, tag, sizeof(tag), expr,
+	                                    sizeof(expr)), 0);
+	assert_string_equal(tag, "role");
+	assert_string_equal(expr, "^consul$");
+	assert_int_equal(gw_serf_filter_tag(d.filters + n1, (size_t)n2, tag, sizeof(tag), expr, 4),
+	                 -GW_ETOOBIG);
+	assert_true(gw_serf_filter_node(d.filters + n1, (size_t)n2, "a") < 0);   /* wrong type */
+
+	/* a relayed response: header, then the response untouched */
+	struct gw_serf_query_response r = { .ltime = 9, .id = 77, .flags = GW_QUERY_ACK };
+	strcpy(r.from, "n4");
+	uint8_t inner[256], wrapped[512];
+	int in = gw_encode_serf_query_response(&r, inner, sizeof(inner));
+	assert_true(in > 0);
+	struct gw_serf_relay h = { .ip = q.addr, .port = 8301 }, dh;
+	strcpy(h.dest_name, "asker");
+	int w = gw_encode_serf_relay(&h, inner, (size_t)in, wrapped, sizeof(wrapped));
+	assert_true(w > in);
+	assert_int_equal(wrapped[0], GW_SERF_RELAY);
+	size_t off;
+	assert_int_equal(gw_decode_serf_relay(wrapped + 1, (size_t)w - 1, &dh, &off), 0);
+	assert_ip4(&dh.ip, v4(10, 0, 0, 9));
+	assert_int_equal(dh.port, 8301);
+	assert_string_equal(dh.dest_name, "asker");
+	assert_int_equal((size_t)w - 1 - off, (size_t)in);
+	assert_memory_equal(wrapped + 1 + off, inner, (size_t)in);
+	/* nothing after the header: refused */
+	assert_int_equal(gw_decode_serf_relay(wrapped + 1, off, &dh, &off), -GW_ETRUNC);
 }
 
 /* ---- LZW ---- */
@@ -1692,6 +1753,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_push_pull),
 		cmocka_unit_test(test_round_trip_serf),
 		cmocka_unit_test(test_serf_query),
+		cmocka_unit_test(test_serf_query_filters_relay),
 		cmocka_unit_test(test_lzw_vectors),
 		cmocka_unit_test(test_lzw_large),
 		cmocka_unit_test(test_crc_and_keys),
