@@ -32,6 +32,7 @@ int cc_cli_read_arg(const char *arg, char **out, size_t *len);
 int cc_cli_info(int argc, char **argv);
 int cc_cli_monitor(int argc, char **argv);  /* streams the agent's log */
 int cc_cli_catalog(int argc, char **argv);  /* catalog nodes|services */
+int cc_cli_keyring(int argc, char **argv);  /* keyring -list|-install|-use|-remove */
 
 /* ---- cli_http.c: what the HTTP-API commands share ---- */
 

@@ -15,6 +15,7 @@ static const char usage[] =
 	"    force-leave  Forces a member of the cluster to enter the \"left\" state\n"
 	"    info         Provides debugging information for operators.\n"
 	"    join         Tell Conclave agent to join cluster\n"
+	"    keyring      Manages gossip layer encryption keys\n"
 	"    kv           Interact with the key-value store\n"
 	"    leave        Gracefully leaves the cluster and shuts down\n"
 	"    members      Lists the members of a Conclave cluster\n"
@@ -106,6 +107,8 @@ int main(int argc, char **argv)
 		return cc_cli_catalog(argc - 2, argv + 2);
 	if (strcmp(cmd, "kv") == 0)
 		return cc_cli_kv(argc - 2, argv + 2);
+	if (strcmp(cmd, "keyring") == 0)
+		return cc_cli_keyring(argc - 2, argv + 2);
 	if (strcmp(cmd, "operator") == 0)
 		return cc_cli_operator(argc - 2, argv + 2);
 	if (strcmp(cmd, "info") == 0)

@@ -346,6 +346,7 @@ const struct cc_http_route cc_agent_routes[] = {
 	{ "/v1/operator/raft/peer", false, "DELETE", agent_h_raft_peer },
 	{ "/v1/operator/autopilot/health", false, "GET", agent_h_autopilot_health },
 	{ "/v1/operator/autopilot/configuration", false, "GET PUT", agent_h_autopilot_config },
+	{ "/v1/operator/keyring", false, "GET POST PUT DELETE", agent_h_keyring },
 	{ "/v1/catalog/nodes", false, "GET", agent_h_catalog },
 	{ "/v1/catalog/services", false, "GET", agent_h_catalog },
 	{ "/v1/catalog/service/", true, "GET", agent_h_catalog },

@@ -239,6 +239,8 @@ void agent_monitor_stop(struct cc_agent *a);
 /* agent_events.c: Consul's user events over Serf (/v1/event/fire/NAME,
  * /v1/event/list); agent_on_user_event is the LAN pool's on_user_event. */
 void agent_h_event(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* agent_keyring.c: GET|POST|PUT|DELETE /v1/operator/keyring */
+void agent_h_keyring(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
 void agent_on_user_event(void *ud, const char *name, const uint8_t *payload, size_t len,
                          uint64_t ltime);
 void agent_events_stop(struct cc_agent *a);

@@ -89,6 +89,17 @@ struct gossip {
 	void *leave_ud;
 	uint64_t leave_deadline;
 	bool leave_propagating;
+	struct pool_query *queries;    /* our open queries (gossip_query) */
+};
+
+struct pool_query {
+	struct gossip *g;
+	uint32_t id;
+	uv_timer_t timer;
+	gossip_query_cb on_response;
+	void (*done)(void *ud);
+	void *ud;
+	struct pool_query *next;
 };
 
 static uint64_t now_ms(const struct gossip *g)
@@ -277,6 +288,11 @@ static void drain(struct gossip *g)
 			break;
 		case SWIM_OUT_QUERY:
 			on_query(g, o);
+			break;
+		case SWIM_OUT_QUERY_RESPONSE:
+			for (struct pool_query *q = g->queries; q; q = q->next)
+				if (q->id == o->query_id)
+					q->on_response(q->ud, o->name, o->ack, o->data, o->len);
 			break;
 		case SWIM_OUT_LOG: {
 			static const enum cc_log_level lv[] = { CC_LOG_DEBUG, CC_LOG_INFO, CC_LOG_WARN,
@@ -1017,11 +1033,76 @@ static void on_handle_closed(uv_handle_t *h)
 	maybe_free(g);
 }
 
+/* ---- our own queries ---- */
+
+static void query_closed(uv_handle_t *h)
+{
+	struct pool_query *q = h->data;
+	struct gossip *g = q->g;
+	free(q);
+	g->open_handles--;
+	maybe_free(g);
+}
+
+/* Unlinks q, tells its owner it is over, and frees it. */
+static void query_end(struct pool_query *q)
+{
+	struct gossip *g = q->g;
+	for (struct pool_query **pp = &g->queries; *pp; pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	}
+	swim_query_close(g->swim, q->id);
+	q->done(q->ud);
+	uv_close((uv_handle_t *)&q->timer, query_closed);
+}
+
+static void on_query_timeout(uv_timer_t *t)
+{
+	query_end(t->data);
+}
+
+int gossip_query(struct gossip *g, const char *name, const uint8_t *payload, size_t len,
+                 uint8_t relay_factor, gossip_query_cb on_response, void (*done)(void *ud),
+                 void *ud)
+{
+	if (g->stopping)
+		return -ESHUTDOWN;
+	struct pool_query *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	uint32_t timeout = swim_query_timeout_ms(g->swim);
+	/* registered before the core runs it: our own answers come through drain */
+	q->g = g;
+	q->on_response = on_response;
+	q->done = done;
+	q->ud = ud;
+	q->id = UINT32_MAX;   /* matches no id until swim_query gives one */
+	int64_t id = swim_query(g->swim, now_ms(g), name, payload, len, 0, relay_factor, timeout);
+	if (id < 0) {
+		free(q);
+		return (int)id;
+	}
+	q->id = (uint32_t)id;
+	q->next = g->queries;
+	g->queries = q;
+	uv_timer_init(g->loop, &q->timer);
+	q->timer.data = q;
+	g->open_handles++;
+	uv_timer_start(&q->timer, on_query_timeout, timeout, 0);
+	drain(g);
+	return 0;
+}
+
 void gossip_stop(struct gossip *g)
 {
 	if (!g || g->stopping)
 		return;
 	g->stopping = true;
+	while (g->queries)
+		query_end(g->queries);
 	for (struct name_lookup *l = g->lookups; l; l = l->next) {
 		l->g = NULL;   /* on_resolved frees it */
 		uv_cancel((uv_req_t *)&l->req);

@@ -67,6 +67,17 @@ typedef void (*gossip_join_cb)(void *ud, int contacted, int others, const char *
 int gossip_join(struct gossip *g, const char *const *addrs, size_t n, gossip_join_cb done,
                 void *ud);
 
+/* Asks a Serf query of the pool (serf's Query with the default timeout for
+ * the pool's size, swim_query_timeout_ms): on_response runs for every
+ * answer (from: the responder; a node may answer more than once through
+ * relays), then done once the time is up (or the pool stops). 0, or a
+ * negative errno (-E2BIG: past serf's size limit; -EBUSY: too many open). */
+typedef void (*gossip_query_cb)(void *ud, const char *from, bool ack, const uint8_t *payload,
+                                size_t len);
+int gossip_query(struct gossip *g, const char *name, const uint8_t *payload, size_t len,
+                 uint8_t relay_factor, gossip_query_cb on_response, void (*done)(void *ud),
+                 void *ud);
+
 /* The previously known members from the snapshot ("name ip:port"), to rejoin
  * at start. Returns the count written to out (at most cap). */
 size_t gossip_snapshot_members(const struct gossip *g, char (*out)[GW_NAME_MAX + 32],

@@ -70,6 +70,8 @@ enum swim_out_kind {
 	SWIM_OUT_QUERY,      /* a Serf query this node processes and the core does not answer
 	                      * itself: name, data/len (payload), ltime, query_id, ip/port (the
 	                      * asker), relay_factor, deadline; answer with swim_query_respond */
+	SWIM_OUT_QUERY_RESPONSE, /* an answer to one of our queries (swim_query): name (the
+	                      * responder), data/len (payload), query_id, ack */
 };
 
 enum swim_event {
@@ -84,10 +86,11 @@ struct swim_out {
 	enum swim_out_kind kind;
 	struct gw_ip ip;
 	uint16_t port;
-	/* QUERY */
+	/* QUERY, QUERY_RESPONSE */
 	uint32_t query_id;
 	uint8_t relay_factor;
 	uint64_t deadline;
+	bool ack;
 	/* PACKET */
 	uint8_t data[GW_UDP_MAX];
 	size_t len;
@@ -134,6 +137,22 @@ int swim_user_event(struct swim *s, const char *name, const uint8_t *payload, si
  * -E2BIG beyond SWIM_QUERY_RESPONSE_MAX encoded. */
 int swim_query_respond(struct swim *s, uint64_t now_ms, const struct swim_out *q,
                        const uint8_t *payload, size_t len);
+
+/* Asks a query of the whole pool (serf's Query): processed here as well,
+ * gossiped, answered to our address. Its acks (when flags asks for them)
+ * and responses come out as SWIM_OUT_QUERY_RESPONSE until timeout_ms has
+ * passed. Returns the query id (>= 0), -E2BIG past serf's 1024-byte query
+ * limit, -EBUSY with SWIM_QUERIES_MAX queries still open. */
+#define SWIM_QUERIES_MAX 32
+#define SWIM_QUERY_SIZE_MAX 1024   /* serf's QuerySizeLimit */
+int64_t swim_query(struct swim *s, uint64_t now_ms, const char *name, const uint8_t *payload,
+                   size_t len, uint32_t flags, uint8_t relay_factor, uint32_t timeout_ms);
+/* Stops listening for answers to query id before its time is up. */
+void swim_query_close(struct swim *s, uint32_t id);
+
+/* Serf's default query timeout for this pool's size: gossip interval x 16 x
+ * ceil(log10(alive members + 1)) (3.2 s up to 9 members). */
+uint32_t swim_query_timeout_ms(const struct swim *s);
 
 /* Why the last merge was refused ("" when none was). */
 const char *swim_merge_error(const struct swim *s);

@@ -100,6 +100,11 @@ struct swim {
 		uint32_t id[8];
 		unsigned n;
 	} seen_queries[SWIM_QUERY_BUFFER];
+	struct {                  /* our own open queries (swim_query) */
+		uint64_t ltime, deadline;
+		uint32_t id;
+		bool open;
+	} asked[SWIM_QUERIES_MAX];
 	bool leaving;            /* memberlist: our dead-about-self is out */
 	int leave_phase;         /* 0 no, 1 Serf leave intent gossiped, 2 dead gossiped */
 	uint64_t leave_started;
@@ -151,6 +156,7 @@ void serf__rebroadcast(struct swim *s, const uint8_t *serf_msg, size_t len);
 /* swim_query.c: Serf queries and relayed responses */
 void serf__on_query(struct swim *s, uint64_t now, const uint8_t *raw, size_t len);
 void serf__on_relay(struct swim *s, const uint8_t *raw, size_t len);
+void serf__on_query_response(struct swim *s, uint64_t now, const uint8_t *raw, size_t len);
 
 /* swim.c: asks the glue for a push/pull to a member */
 void swim__request_push_pull(struct swim *s, const struct member *to, bool join);

@@ -1,9 +1,10 @@
 /* Serf queries in the core (spec: gossip-wire.md §6.3, §6.8): dedup by
  * (Lamport time, id), re-gossip, node and tag filters, acks and responses
  * sent straight to the asker (and through relay_factor other members), the
- * internal _serf_ping and _serf_conflict, and relaying other nodes'
- * responses. */
+ * internal _serf_ping and _serf_conflict, relaying other nodes' responses,
+ * and asking queries of our own. */
 #include <errno.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -202,5 +203,83 @@ void serf__on_relay(struct swim *s, const uint8_t *raw, size_t len)
 	if (k > 0) {
 		swim__log(s, 0, "serf: Relaying response to node %s", h.dest_name);
 		swim__send_packet(s, NULL, &h.ip, h.port, pkt, (size_t)k, false);
+	}
+}
+
+int64_t swim_query(struct swim *s, uint64_t now, const char *name, const uint8_t *payload,
+                   size_t len, uint32_t flags, uint8_t relay, uint32_t timeout_ms)
+{
+	int slot = -1;
+	for (int i = 0; i < SWIM_QUERIES_MAX; i++) {
+		if (s->asked[i].open && now > s->asked[i].deadline)
+			s->asked[i].open = false;
+		if (!s->asked[i].open && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+		return -EBUSY;
+	if (strlen(name) >= GW_NAME_MAX || len > GW_PAYLOAD_MAX)
+		return -E2BIG;
+	struct gw_serf_query q;
+	memset(&q, 0, sizeof(q));
+	q.ltime = s->query_clock;
+	q.id = (uint32_t)(swim__rand(s) & 0x7fffffff);
+	q.addr = s->m[0]->addr;
+	q.port = s->m[0]->port;
+	snprintf(q.source_node, sizeof(q.source_node), "%s", s->m[0]->name);
+	snprintf(q.name, sizeof(q.name), "%s", name);
+	if (len)
+		memcpy(q.payload, payload, len);
+	q.payload_len = len;
+	q.flags = flags;
+	q.relay_factor = relay;
+	q.timeout_ns = (int64_t)timeout_ms * 1000000;
+	uint8_t raw[GW_UDP_BUDGET + GW_PAYLOAD_MAX];
+	int n = gw_encode_serf_query(&q, raw, sizeof(raw));
+	if (n < 0 || n > SWIM_QUERY_SIZE_MAX)
+		return -E2BIG;
+	s->asked[slot].ltime = q.ltime;
+	s->asked[slot].id = q.id;
+	s->asked[slot].deadline = now + timeout_ms;
+	s->asked[slot].open = true;
+	/* as serf: processed here first (acks and answers come back to us like
+	 * anyone's), and that also puts it on the gossip queue */
+	serf__on_query(s, now, raw, (size_t)n);
+	return q.id;
+}
+
+void swim_query_close(struct swim *s, uint32_t id)
+{
+	for (int i = 0; i < SWIM_QUERIES_MAX; i++)
+		if (s->asked[i].open && s->asked[i].id == id)
+			s->asked[i].open = false;
+}
+
+uint32_t swim_query_timeout_ms(const struct swim *s)
+{
+	size_t alive = swim_count(s, SWIM_ALIVE);
+	double mult = ceil(log10((double)alive + 1));
+	return (uint32_t)(s->cfg.gossip_interval_ms * 16 * (mult < 1 ? 1 : mult));
+}
+
+void serf__on_query_response(struct swim *s, uint64_t now, const uint8_t *raw, size_t len)
+{
+	struct gw_serf_query_response r;
+	if (gw_decode_serf_query_response(raw + 1, len - 1, &r))
+		return;
+	for (int i = 0; i < SWIM_QUERIES_MAX; i++) {
+		if (!s->asked[i].open || s->asked[i].ltime != r.ltime || s->asked[i].id != r.id)
+			continue;
+		if (now > s->asked[i].deadline) {
+			s->asked[i].open = false;
+			return;
+		}
+		struct swim_out *o = swim__app_out(s, SWIM_OUT_QUERY_RESPONSE, r.from, r.payload,
+		                                   r.payload_len, r.ltime);
+		if (o) {
+			o->query_id = r.id;
+			o->ack = (r.flags & GW_QUERY_ACK) != 0;
+		}
+		return;
 	}
 }

@@ -274,8 +274,11 @@ void serf__on_user(struct swim *s, uint64_t now, const uint8_t *body, size_t len
 	case GW_SERF_RELAY:
 		serf__on_relay(s, body, len);
 		break;
+	case GW_SERF_QUERY_RESPONSE:
+		serf__on_query_response(s, now, body, len);
+		break;
 	default:
-		break; /* query responses: this agent asks no queries */
+		break;
 	}
 }
 

@@ -49,6 +49,7 @@ struct sim {
 	size_t nanswers;
 	int app_queries[MAXN];
 	struct swim_out *n3_query;
+	uint64_t got_acks, got_answers;   /* who answered node 5's own query */
 };
 
 #define ASKER 249   /* 10.0.0.250: not a node, the address queries give */
@@ -158,7 +159,12 @@ static void drain(struct sim *s, int i)
 		const struct swim_out *o = &s->out;
 		if (s->crashed[i])
 			continue;
-		if (o->kind == SWIM_OUT_QUERY) {
+		if (o->kind == SWIM_OUT_QUERY_RESPONSE && i == 5 && o->name[0] == 'n') {
+			if (o->ack)
+				s->got_acks |= 1ull << atoi(o->name + 1);
+			else
+				s->got_answers |= 1ull << atoi(o->name + 1);
+		} else if (o->kind == SWIM_OUT_QUERY) {
 			s->app_queries[i]++;
 			if (i == 3 && s->n3_query)
 				*s->n3_query = *o;
@@ -545,6 +551,39 @@ static void test_query_respond_and_relay(void **state)
 	sim_free(s);
 }
 
+/* A node asks a query of its own: every node (itself included) acks, and
+ * the application answers of the others come back to it; once closed, late
+ * answers are not passed on. */
+static void test_query_asked_here(void **state)
+{
+	struct sim *s = sim_new(10, 900, 0);
+	assert_true(run_until(s, 40000, -1) != UINT64_MAX);
+	static struct swim_out q3;
+	s->n3_query = &q3;
+	assert_int_equal(swim_query_timeout_ms(s->node[5]), 6400);   /* 10 members: x2 */
+	int64_t id = swim_query(s->node[5], s->now, "deploy", (const uint8_t *)"x", 1, GW_QUERY_ACK,
+	                        0, 3200);
+	assert_true(id >= 0);
+	drain(s, 5);
+	run_ms(s, 1000);
+	assert_int_equal(s->got_acks, (1u << 10) - 1);
+	assert_int_equal(s->app_queries[3], 1);
+	assert_int_equal(swim_query_respond(s->node[3], s->now, &q3, (const uint8_t *)"ok", 2), 0);
+	drain(s, 3);
+	run_ms(s, 200);
+	assert_int_equal(s->got_answers, 1u << 3);
+	swim_query_close(s->node[5], (uint32_t)id);
+	s->got_answers = 0;
+	assert_int_equal(swim_query_respond(s->node[3], s->now, &q3, (const uint8_t *)"ok", 2), 0);
+	drain(s, 3);
+	run_ms(s, 200);
+	assert_int_equal(s->got_answers, 0);
+	/* too large for serf's 1024-byte limit */
+	uint8_t big[1000] = { 0 };
+	assert_int_equal(swim_query(s->node[5], s->now, "big", big, sizeof(big), 0, 0, 1000), -E2BIG);
+	sim_free(s);
+}
+
 /* _serf_conflict: every other node says who it thinks owns the name; the
  * named node itself stays silent; _serf_ping is acked and not handed on. */
 static void test_query_internal(void **state)
@@ -606,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_query_filters),
 		cmocka_unit_test(test_query_respond_and_relay),
 		cmocka_unit_test(test_query_internal),
+		cmocka_unit_test(test_query_asked_here),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
