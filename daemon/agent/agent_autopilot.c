@@ -2,8 +2,10 @@
  * (the leader's view of every server; 429 with the same JSON when the
  * cluster is not healthy) and GET|PUT /v1/operator/autopilot/configuration
  * (replicated through Raft, see fsm/autopilot.h), in Consul's shapes and
- * texts. Servers answer; a client agent answers as for the other operator
- * endpoints. */
+ * texts. Servers answer; a client agent asks a server of its datacenter
+ * (Consul's Operator.Autopilot* RPCs, here KVS.Forward with the first byte
+ * FORWARD_AUTOPILOT, see agent_forward.c) and relays its answer, status
+ * included (a 429 stays a 429). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -17,7 +19,6 @@
 #include "fsm/autopilot.h"
 #include "server/server.h"
 
-#define NOT_SERVER "No known Consul servers"
 #define PARSE_ERR "Error parsing autopilot config: "
 
 /* Go's time.Duration.String: "0s", "750ns", "1.5µs", "200ms", "1m30s", "2h0m0s". */
@@ -123,11 +124,12 @@ static void on_health(void *ud, const char *err, const struct cc_server_autopilo
 void agent_h_autopilot_health(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
 {
 	struct cc_agent *a = ud;
+	/* always the leader's answer: ?stale is not honoured, as in Consul */
 	if (!a->server) {
-		cc_http_error(resp, 500, NOT_SERVER);
+		agent_forward_autopilot(a, AGENT_AUTOPILOT_HEALTH, cc_http_query(req, "pretty") != NULL,
+		                        CC_READ_DEFAULT, NULL, 0, cc_http_defer(req));
 		return;
 	}
-	/* always the leader's answer: ?stale is not honoured, as in Consul */
 	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (c)
 		cc_server_autopilot_health(a->server, on_health, c);
@@ -281,6 +283,23 @@ static int parse_config(const char *body, size_t len, struct autopilot_config *c
 	return rc;
 }
 
+/* The command's Raft bytes (malloc'd), or NULL with resp set. */
+static uint8_t *config_cmd_bytes(const struct autopilot_cmd *cmd, size_t *n,
+                                 struct cc_http_resp *resp)
+{
+	*n = autopilot_cmd_encode(cmd, NULL, 0);
+	uint8_t *buf = *n ? malloc(*n) : NULL;
+	if (!buf) {
+		cc_http_error(resp, *n ? 500 : 400, *n ? "out of memory" : PARSE_ERR "invalid values");
+		return NULL;
+	}
+	autopilot_cmd_encode(cmd, buf, *n);
+	return buf;
+}
+
+/* A client agent checks the body and ?cas as a server does (Consul's client
+ * decodes them before its RPC) and sends the encoded command: the answers
+ * are the same, and a server only has to take a well-formed command. */
 static void put_config(struct cc_agent *a, const struct cc_http_req *req,
                        struct cc_http_resp *resp)
 {
@@ -296,13 +315,17 @@ static void put_config(struct cc_agent *a, const struct cc_http_req *req,
 		return;
 	}
 	cmd.cas = cas != NULL;
-	size_t n = autopilot_cmd_encode(&cmd, NULL, 0);
-	uint8_t *buf = n ? malloc(n) : NULL;
-	if (!buf) {
-		cc_http_error(resp, n ? 500 : 400, n ? "out of memory" : PARSE_ERR "invalid values");
+	size_t n;
+	uint8_t *buf = config_cmd_bytes(&cmd, &n, resp);
+	if (!buf)
+		return;
+	if (!a->server) {
+		agent_forward_autopilot(a, AGENT_AUTOPILOT_SET_CONFIG,
+		                        cc_http_query(req, "pretty") != NULL, CC_READ_DEFAULT, buf, n,
+		                        cc_http_defer(req));
+		free(buf);
 		return;
 	}
-	autopilot_cmd_encode(&cmd, buf, n);
 	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (!c) {
 		free(buf);
@@ -315,10 +338,6 @@ static void put_config(struct cc_agent *a, const struct cc_http_req *req,
 void agent_h_autopilot_config(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp)
 {
 	struct cc_agent *a = ud;
-	if (!a->server) {
-		cc_http_error(resp, 500, NOT_SERVER);
-		return;
-	}
 	if (strcmp(req->method, "PUT") == 0) {
 		put_config(a, req, resp);
 		return;
@@ -326,7 +345,55 @@ void agent_h_autopilot_config(void *ud, const struct cc_http_req *req, struct cc
 	enum cc_read_mode mode;
 	if (agent_read_mode(req, &mode, resp))
 		return;
+	if (!a->server) {
+		agent_forward_autopilot(a, AGENT_AUTOPILOT_GET_CONFIG,
+		                        cc_http_query(req, "pretty") != NULL, mode, NULL, 0,
+		                        cc_http_defer(req));
+		return;
+	}
 	struct agent_op *c = agent_op_defer(a, req, resp);
 	if (c)
 		cc_server_read_barrier(a->server, mode, on_config_ready, c);
+}
+
+/* ---- forwarded from a client agent ---- */
+
+int agent_autopilot_run(struct cc_agent *a, int what, bool pretty, enum cc_read_mode mode,
+                        const uint8_t *cmdb, size_t cmdlen, struct tr_call *call)
+{
+	struct autopilot_cmd cmd = { 0 };
+	struct cc_http_resp resp = { .status = 200 };
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	if (what == AGENT_AUTOPILOT_SET_CONFIG) {
+		/* strict: only a well-formed autopilot command goes into the log */
+		if (autopilot_cmd_decode(cmdb, cmdlen, &cmd))
+			return -EINVAL;
+		buf = config_cmd_bytes(&cmd, &n, &resp);
+		if (!buf) {
+			agent_forward_reply(call, &resp);
+			return 0;
+		}
+	} else if (cmdlen || (what != AGENT_AUTOPILOT_HEALTH && what != AGENT_AUTOPILOT_GET_CONFIG)) {
+		return -EINVAL;
+	}
+	struct agent_op *c = calloc(1, sizeof(*c));
+	if (!c) {
+		free(buf);
+		cc_http_error(&resp, 500, "out of memory");
+		agent_forward_reply(call, &resp);
+		return 0;
+	}
+	c->a = a;
+	c->call = call;
+	c->pretty = pretty;
+	if (what == AGENT_AUTOPILOT_HEALTH) {
+		cc_server_autopilot_health(a->server, on_health, c);
+	} else if (what == AGENT_AUTOPILOT_GET_CONFIG) {
+		cc_server_read_barrier(a->server, mode, on_config_ready, c);
+	} else {
+		c->cas = cmd.cas;
+		cc_server_apply(a->server, buf, n, on_config_written, c);
+	}
+	return 0;
 }

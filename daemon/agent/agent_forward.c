@@ -2,7 +2,8 @@
  * to a server of their datacenter over server RPC (method KVS.Forward), as
  * Consul clients forward their RPCs. The first byte of a request says what it
  * is: FORWARD_VERSION a KV request, FORWARD_CATALOG a catalog/health one,
- * FORWARD_STATUS /v1/status/leader, peers or the Raft configuration. The
+ * FORWARD_STATUS /v1/status/leader, peers or the Raft configuration,
+ * FORWARD_AUTOPILOT the /v1/operator/autopilot endpoints. The
  * server runs the request as if it had come over its own HTTP API and sends
  * the answer (status, content type, query meta headers, body)
  * back; the client relays it. Both byte layouts are bounds-checked: a server
@@ -14,11 +15,16 @@
 
 #include "agent/agent_internal.h"
 #include "catalog/catalog.h"
+#include "fsm/autopilot.h"
 #include "log/log.h"
 
 #define FORWARD_VERSION 1
 #define FORWARD_CATALOG 2
 #define FORWARD_STATUS 4   /* then one byte each: what (AGENT_STATUS_*), pretty?, mode */
+/* then one byte each: what (AGENT_AUTOPILOT_*), pretty?, mode; for
+ * SET_CONFIG the length-prefixed autopilot command (nothing else) */
+#define FORWARD_AUTOPILOT 5
+#define FORWARD_AUTOPILOT_CMD_MAX (64u + 2u * AUTOPILOT_TAG_MAX)   /* > any valid command */
 #define FORWARD_TIMEOUT_MS 10000   /* the server holds up to 7 s for a leader */
 #define NO_SERVERS "No known Consul servers"
 
@@ -331,6 +337,21 @@ static void on_forwarded_catalog(struct cc_agent *a, struct tr_call *call, const
 	agent_catalog_run(a, &p, NULL, call, "/v1/catalog (forwarded)");
 }
 
+static void on_forwarded_autopilot(struct cc_agent *a, struct tr_call *call, const uint8_t *body,
+                                   size_t len)
+{
+	struct rbuf r = { .p = body, .len = len, .off = 4 };
+	const uint8_t *cmd = NULL;
+	size_t n = 0;
+	bool ok = len >= 4 && body[1] <= AGENT_AUTOPILOT_SET_CONFIG && body[2] <= 1 &&
+	          body[3] <= CC_READ_STALE;
+	if (ok && body[1] == AGENT_AUTOPILOT_SET_CONFIG)
+		cmd = get_bytes(&r, FORWARD_AUTOPILOT_CMD_MAX, &n);
+	if (!ok || r.bad || r.off != len ||
+	    agent_autopilot_run(a, body[1], body[2], (enum cc_read_mode)body[3], cmd, n, call))
+		transport_rpc_reply(call, "rpc error: malformed KVS.Forward request", NULL, 0);
+}
+
 static void on_forwarded_request(void *ud, struct tr_call *call, const uint8_t *body, size_t len)
 {
 	struct cc_agent *a = ud;
@@ -353,6 +374,10 @@ static void on_forwarded_request(void *ud, struct tr_call *call, const uint8_t *
 	}
 	if (len >= 1 && body[0] == AGENT_FORWARD_DNS) {
 		agent_dns_forwarded(a, call, body, len);
+		return;
+	}
+	if (len >= 1 && body[0] == FORWARD_AUTOPILOT) {
+		on_forwarded_autopilot(a, call, body, len);
 		return;
 	}
 	struct kv_params p;
@@ -546,6 +571,18 @@ void agent_forward_status(struct cc_agent *a, int what, bool pretty, enum cc_rea
 	uint8_t b[4] = { FORWARD_STATUS, (uint8_t)what, pretty, (uint8_t)mode };
 	put(&w, b, sizeof(b));
 	forward_send(a, &w, true, false, 0, pending, NULL, NULL);
+}
+
+void agent_forward_autopilot(struct cc_agent *a, int what, bool pretty, enum cc_read_mode mode,
+                             const uint8_t *cmd, size_t cmdlen, struct cc_http_pending *pending)
+{
+	struct wbuf w = { 0 };
+	uint8_t b[4] = { FORWARD_AUTOPILOT, (uint8_t)what, pretty, (uint8_t)mode };
+	put(&w, b, sizeof(b));
+	if (what == AGENT_AUTOPILOT_SET_CONFIG)
+		put_bytes(&w, cmd, cmdlen);
+	/* a write is not sent again once it may have reached a server */
+	forward_send(a, &w, what != AGENT_AUTOPILOT_SET_CONFIG, false, 0, pending, NULL, NULL);
 }
 
 int agent_forward_start(struct cc_agent *a, char *err, size_t errlen)

@@ -132,6 +132,16 @@ void agent_h_raft_peer(void *ud, const struct cc_http_req *req, struct cc_http_r
 /* agent_autopilot.c: /v1/operator/autopilot/health and .../configuration. */
 void agent_h_autopilot_health(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
 void agent_h_autopilot_config(void *ud, const struct cc_http_req *req, struct cc_http_resp *resp);
+/* On a client agent they are asked of a server (agent_forward_autopilot:
+ * what, pretty, the read mode and, for SET_CONFIG, the encoded autopilot
+ * command of fsm/autopilot.h, which is copied). A server runs a forwarded
+ * one with agent_autopilot_run and answers call as its HTTP API would;
+ * -EINVAL (nothing answered) when the request is malformed. */
+enum { AGENT_AUTOPILOT_HEALTH, AGENT_AUTOPILOT_GET_CONFIG, AGENT_AUTOPILOT_SET_CONFIG };
+void agent_forward_autopilot(struct cc_agent *a, int what, bool pretty, enum cc_read_mode mode,
+                             const uint8_t *cmd, size_t cmdlen, struct cc_http_pending *pending);
+int agent_autopilot_run(struct cc_agent *a, int what, bool pretty, enum cc_read_mode mode,
+                        const uint8_t *cmd, size_t cmdlen, struct tr_call *call);
 /* From the request's path and query; 0, or -1 with resp set (400). */
 int kv_params_parse(const struct cc_http_req *req, struct kv_params *p, struct cc_http_resp *resp);
 /* The checks that do not need the query string (also run on forwarded ones). */
