@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <msgpack.h>
-#include <openssl/evp.h>
 
 #include "agent/agent_internal.h"
 #include "agent/agent_local.h"
@@ -237,7 +236,7 @@ static cJSON *event_json(const struct user_event *e)
 	if (e->has_payload) {
 		char *b = malloc(4 * ((e->payload_len + 2) / 3) + 1);
 		if (b)
-			EVP_EncodeBlock((unsigned char *)b, e->payload, (int)e->payload_len);
+			gw_base64_encode(b, e->payload, e->payload_len);
 		cJSON_AddStringToObject(o, "Payload", b ? b : "");
 		free(b);
 	} else {

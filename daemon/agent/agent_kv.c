@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "agent/agent_internal.h"
 #include "config/config.h"
@@ -109,7 +108,7 @@ static cJSON *entry_json(const struct kv_entry *e)
 	} else {
 		char *b64 = malloc(4 * ((e->len + 2) / 3) + 1);
 		if (b64) {
-			EVP_EncodeBlock((unsigned char *)b64, e->value, (int)e->len);
+			gw_base64_encode(b64, e->value, e->len);
 			cJSON_AddStringToObject(o, "Value", b64);
 			free(b64);
 		}

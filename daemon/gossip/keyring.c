@@ -2,7 +2,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,7 @@
 
 void keyring_key_base64(const struct gw_keyring *kr, size_t i, char out[64])
 {
-	EVP_EncodeBlock((unsigned char *)out, kr->keys[i], kr->lens[i]);
+	gw_base64_encode(out, kr->keys[i], kr->lens[i]);
 }
 
 int keyring_load(struct gw_keyring *kr, const char *path, char *err, size_t errlen)

@@ -207,6 +207,10 @@ struct gw_keyring {
 	uint8_t lens[GW_MAX_KEYS];
 	size_t n;
 };
+/* Standard base64 with padding (Go's StdEncoding) of n bytes into out, which
+ * holds 4 * ((n + 2) / 3) + 1 bytes; NUL-terminated. */
+void gw_base64_encode(char *out, const uint8_t *in, size_t n);
+
 /* Adds a base64 key (as `serf keygen` / Consul's `encrypt`). Returns 0 or -EINVAL. */
 int gw_keyring_add_base64(struct gw_keyring *kr, const char *b64);
 

@@ -1,11 +1,14 @@
 /* Checksums and encryption: CRC32-IEEE for hasCrc (spec §2.3), AES-GCM as
- * memberlist's security.go uses it (spec §2.6), keys in base64. */
+ * memberlist's security.go uses it (spec §2.6, with nettle), keys in base64. */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include <openssl/evp.h>
+#include <nettle/base64.h>
+#include <nettle/gcm.h>
+#include <nettle/memops.h>
 #include <zlib.h>
 
 #include "gossip/wire_internal.h"
@@ -36,67 +39,80 @@ int gw_random(uint8_t *p, size_t n)
 	return 0;
 }
 
-/* ---- AES-GCM ---- */
+/* ---- AES-GCM (nettle) ---- */
 
-static const EVP_CIPHER *aes_gcm(size_t klen)
+union aes_gcm {
+	struct gcm_aes128_ctx a128;
+	struct gcm_aes192_ctx a192;
+	struct gcm_aes256_ctx a256;
+};
+
+/* Keys the context for klen (16, 24 or 32 bytes), sets the 12-byte nonce and
+ * hashes the additional data. -EINVAL for another key length. */
+static int gcm_start(union aes_gcm *c, const uint8_t *key, size_t klen, const uint8_t *nonce,
+                     const uint8_t *aad, size_t alen)
 {
 	switch (klen) {
 	case 16:
-		return EVP_aes_128_gcm();
+		gcm_aes128_set_key(&c->a128, key);
+		gcm_aes128_set_iv(&c->a128, NONCE_LEN, nonce);
+		gcm_aes128_update(&c->a128, alen, aad);
+		return 0;
 	case 24:
-		return EVP_aes_192_gcm();
+		gcm_aes192_set_key(&c->a192, key);
+		gcm_aes192_set_iv(&c->a192, NONCE_LEN, nonce);
+		gcm_aes192_update(&c->a192, alen, aad);
+		return 0;
 	case 32:
-		return EVP_aes_256_gcm();
+		gcm_aes256_set_key(&c->a256, key);
+		gcm_aes256_set_iv(&c->a256, NONCE_LEN, nonce);
+		gcm_aes256_update(&c->a256, alen, aad);
+		return 0;
 	default:
-		return NULL;
+		return -EINVAL;
+	}
+}
+
+/* Encrypts (or decrypts) n bytes, then writes the tag. */
+static void gcm_finish(union aes_gcm *c, size_t klen, bool encrypt, const uint8_t *in, size_t n,
+                       uint8_t *out, uint8_t tag[TAG_LEN])
+{
+	switch (klen) {
+	case 16:
+		(encrypt ? gcm_aes128_encrypt : gcm_aes128_decrypt)(&c->a128, n, out, in);
+		gcm_aes128_digest(&c->a128, TAG_LEN, tag);
+		break;
+	case 24:
+		(encrypt ? gcm_aes192_encrypt : gcm_aes192_decrypt)(&c->a192, n, out, in);
+		gcm_aes192_digest(&c->a192, TAG_LEN, tag);
+		break;
+	default:
+		(encrypt ? gcm_aes256_encrypt : gcm_aes256_decrypt)(&c->a256, n, out, in);
+		gcm_aes256_digest(&c->a256, TAG_LEN, tag);
+		break;
 	}
 }
 
 int gw_gcm_seal(const uint8_t *key, size_t klen, const uint8_t *nonce, const uint8_t *aad,
                 size_t alen, const uint8_t *pt, size_t n, uint8_t *ct)
 {
-	const EVP_CIPHER *cipher = aes_gcm(klen);
-	int outl, ok = 0;
-	if (!cipher || n > INT_MAX - TAG_LEN || alen > INT_MAX)
+	union aes_gcm c;
+	if (gcm_start(&c, key, klen, nonce, aad, alen))
 		return -EINVAL;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_EncryptInit_ex(ctx, cipher, NULL, NULL, NULL) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) == 1 &&
-	    (alen == 0 || EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)alen) == 1) &&
-	    EVP_EncryptUpdate(ctx, ct, &outl, pt, (int)n) == 1 && (size_t)outl == n &&
-	    EVP_EncryptFinal_ex(ctx, ct + n, &outl) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, ct + n) == 1)
-		ok = 1;
-	EVP_CIPHER_CTX_free(ctx);
-	return ok ? 0 : -EIO;
+	gcm_finish(&c, klen, true, pt, n, ct, ct + n);
+	return 0;
 }
 
 /* Opens n bytes of ciphertext followed by the tag; 0 when authentic. */
 static int gcm_open(const uint8_t *key, size_t klen, const uint8_t *nonce, const uint8_t *aad,
                     size_t alen, const uint8_t *ct, size_t n, uint8_t *pt)
 {
-	const EVP_CIPHER *cipher = aes_gcm(klen);
+	union aes_gcm c;
 	uint8_t tag[TAG_LEN];
-	int outl, ok = 0;
-	if (!cipher || n > INT_MAX || alen > INT_MAX)
+	if (gcm_start(&c, key, klen, nonce, aad, alen))
 		return -GW_EDECRYPT;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	memcpy(tag, ct + n, TAG_LEN);
-	if (EVP_DecryptInit_ex(ctx, cipher, NULL, NULL, NULL) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) == 1 &&
-	    (alen == 0 || EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)alen) == 1) &&
-	    (n == 0 || EVP_DecryptUpdate(ctx, pt, &outl, ct, (int)n) == 1) &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1 &&
-	    EVP_DecryptFinal_ex(ctx, pt + n, &outl) == 1)
-		ok = 1;
-	EVP_CIPHER_CTX_free(ctx);
-	return ok ? 0 : -GW_EDECRYPT;
+	gcm_finish(&c, klen, false, ct, n, pt, tag);
+	return memeql_sec(tag, ct + n, TAG_LEN) ? 0 : -GW_EDECRYPT;
 }
 
 int gw_decrypt(const struct gw_keyring *kr, const uint8_t *in, size_t len, const uint8_t *aad,
@@ -186,6 +202,12 @@ static int b64_decode(const char *s, uint8_t *out, size_t cap, size_t *outlen)
 	}
 	*outlen = o;
 	return 0;
+}
+
+void gw_base64_encode(char *out, const uint8_t *in, size_t n)
+{
+	base64_encode_raw(out, n, in);
+	out[BASE64_ENCODE_RAW_LENGTH(n)] = '\0';
 }
 
 int gw_keyring_add_base64(struct gw_keyring *kr, const char *b64)

@@ -1151,6 +1151,17 @@ static void test_gcm_known_answer(void **state)
 	assert_int_equal(gw_gcm_seal(key, 16, nonce, NULL, 0, buf, 16, buf), 0);
 	assert_bytes(buf, 32, "03 88 da ce 60 b6 a3 92 f3 28 c2 b9 71 b2 fe 78 "
 	                      "ab 6e 47 d4 2c ec 13 bd f5 3a 67 b2 12 57 bd df");
+	/* test cases 8 and 14: the same with 24- and 32-byte zero keys */
+	uint8_t key32[32] = { 0 };
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(gw_gcm_seal(key32, 24, nonce, NULL, 0, buf, 16, buf), 0);
+	assert_bytes(buf, 32, "98 e7 24 7c 07 f0 fe 41 1c 26 7e 43 84 b0 f6 00 "
+	                      "2f f5 8d 80 03 39 27 ab 8e f4 d4 58 75 14 f0 fb");
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(gw_gcm_seal(key32, 32, nonce, NULL, 0, buf, 16, buf), 0);
+	assert_bytes(buf, 32, "ce a7 40 3d 4d 60 6b 6e 07 4e c5 d3 ba f3 9d 18 "
+	                      "d0 d1 c8 a7 99 99 6b f0 26 5b 98 b5 d4 8a b9 19");
+	assert_int_equal(gw_gcm_seal(key32, 20, nonce, NULL, 0, buf, 16, buf), -EINVAL);
 }
 
 static void test_packet_encryption(void **state)
