@@ -85,6 +85,18 @@ serf_query "$TOPO" hello world | acks_are c1,c2,s1 && ok "serf query: acked by b
 serf_query "$TOPO" -node=c2 hello | acks_are c2 && ok "serf query -node=c2: only c2 acks" || fail "node filter"
 serf_query "$TOPO" -tag role=no.e hello | acks_are c1,c2 && ok "serf query -tag role=no.e: the conclave agents (role=node) ack, serf (no role) does not" || fail "tag filter"
 
+# User events both ways: Consul's event fired on conclave reaches serf's
+# agent as the Serf user event consul:event:NAME, and one serf fires with
+# Consul's msgpack UserEvent as payload ({ID, n, v}) is listed by conclave.
+code=$("$HARNESS" -t "$TOPO" exec c1 -- sh -c 'curl -s -o /dev/null -w "%{http_code}" -X PUT --data-binary v1 "$CONCLAVE_HTTP_ADDR/v1/event/fire/deploy"')
+serf_got_event() { "$HARNESS" -t "$TOPO" logs s1 | grep -q "user-event: consul:event:deploy"; }
+[ "$code" = 200 ] && wait_for 10 serf_got_event && ok "an event fired on conclave reaches serf (user-event: consul:event:deploy)" \
+  || fail "serf did not log the user event (fire gave $code)"
+"$HARNESS" -t "$TOPO" exec s1 -- serf event -rpc-addr=51.6.196.21:7373 consul:event:from-serf \
+  "$(printf '\x83\xa2ID\xa4ab12\xa1n\xa9from-serf\xa1v\x01')" >/dev/null 2>&1
+listed() { "$HARNESS" -t "$TOPO" exec c2 -- sh -c 'curl -s "$CONCLAVE_HTTP_ADDR/v1/event/list?name=from-serf"' | grep -q '"ID":"ab12"'; }
+wait_for 10 listed && ok "an event fired by serf is listed by conclave (/v1/event/list)" || fail "conclave did not list serf's event"
+
 # Graceful leave of a conclave client (SIGTERM leaves on clients): serf shows left.
 "$HARNESS" -t "$TOPO" stop c2 >/dev/null
 wait_for 20 serf_is "$TOPO" c2 left \

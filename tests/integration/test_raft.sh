@@ -189,6 +189,10 @@ client_diag() { # node
   echo "--- $1: members" >&2; api "$T5" "$1" GET /v1/agent/members >&2; echo >&2
   echo "--- $1: log tail" >&2; "$HARNESS" -t "$T5" logs "$1" | tail -25 >&2
 }
+# `up` waits for the servers' leader; a client agent may still be joining
+client_knows_leader() { [ -n "$(leader_of "$T5" "$1")" ]; }
+wait_for 15 client_knows_leader client1 && wait_for 15 client_knows_leader client2 \
+  || { fail "a client agent knows no leader 15 s after up"; client_diag client1; client_diag client2; }
 r=$(api "$T5" client1 PUT /v1/kv/from/client1 c1)
 [ "$r" = true ] && ok "a client agent forwards a KV write to a server" || { fail "client KV write gave '$r'"; client_diag client1; }
 [ "$(api "$T5" node4 GET '/v1/kv/from/client1?raw')" = c1 ] && ok "the write is on the servers" || fail "client write not on servers"
