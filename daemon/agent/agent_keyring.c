@@ -80,6 +80,15 @@ static cJSON *counts_json(const struct count *c, size_t n)
 
 static void maybe_answer(struct keyring_op *k);
 
+static void op_free(struct keyring_op *k)
+{
+	for (int i = 0; i < 2; i++) {
+		cJSON_Delete(k->pool[i].messages);
+		free(k->pool[i].seen);
+	}
+	free(k);
+}
+
 /* serf's streamKeyResp, one answer at a time */
 static void on_response(void *ud, const char *from, bool ack, const uint8_t *p, size_t len)
 {
@@ -120,11 +129,7 @@ static void on_query_done(void *ud)
 	for (int i = 0; i < k->npools; i++)
 		if (k->pool[i].open)
 			return;
-	for (int i = 0; i < k->npools; i++) {
-		cJSON_Delete(k->pool[i].messages);
-		free(k->pool[i].seen);
-	}
-	free(k);
+	op_free(k);
 }
 
 /* Consul's keyringErrorsOrNil, worded as hashicorp/go-multierror lists them */
@@ -285,21 +290,13 @@ void agent_h_keyring(void *ud, const struct cc_http_req *req, struct cc_http_res
 		t->messages = cJSON_CreateObject();
 		t->seen = calloc(MAX_NAMES, GW_NAME_MAX);
 		if (!t->messages || !t->seen) {
-			for (int j = 0; j <= i; j++) {
-				cJSON_Delete(k->pool[j].messages);
-				free(k->pool[j].seen);
-			}
-			free(k);
+			op_free(k);
 			cc_http_error(resp, 500, "out of memory");
 			return;
 		}
 	}
 	if (!(k->op = agent_op_defer(a, req, resp))) {
-		for (int i = 0; i < k->npools; i++) {
-			cJSON_Delete(k->pool[i].messages);
-			free(k->pool[i].seen);
-		}
-		free(k);
+		op_free(k);
 		return;
 	}
 	/* each pool's query is open until its done callback; a pool whose query
