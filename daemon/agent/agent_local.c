@@ -268,6 +268,16 @@ static void persist(struct cc_agent *a)
 	for (struct local_check *c = a->local->checks; c; c = c->next)
 		if (c->from_api && !c->deleted && c->d.kind != CHECK_MAINT)
 			cJSON_AddItemToArray(chks, local_chk_def_json(&c->d));
+	/* maintenance mode too, as Consul persists its maintenance checks */
+	cJSON *maint = cJSON_AddArrayToObject(root, "Maintenance");
+	for (struct local_check *c = a->local->checks; c; c = c->next) {
+		if (c->deleted || c->d.kind != CHECK_MAINT)
+			continue;
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "ServiceID", c->d.service_id);
+		cJSON_AddStringToObject(m, "Reason", c->d.notes);
+		cJSON_AddItemToArray(maint, m);
+	}
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	int fd = -1;
@@ -281,6 +291,9 @@ static void persist(struct cc_agent *a)
 		         strerror(errno));
 	free(text);
 }
+
+static int maintenance_on(struct cc_agent *a, const char *service_id, const char *reason,
+                          char *err, size_t errlen);
 
 /* Restores what persist wrote; a damaged file is reported and skipped. */
 static void restore(struct cc_agent *a)
@@ -328,6 +341,21 @@ static void restore(struct cc_agent *a)
 		if (local_chk_parse(e, &d, err, sizeof(err)) ||
 		    check_add(a, &d, true, err, sizeof(err)))
 			CC_ERROR(MOD, "failed to restore a check", "path", path, "error", err);
+	}
+	/* maintenance mode, for the node or for a service that is still there */
+	const cJSON *maint = cJSON_GetObjectItemCaseSensitive(root, "Maintenance");
+	cJSON_ArrayForEach(e, maint)
+	{
+		const cJSON *sid = cJSON_GetObjectItemCaseSensitive(e, "ServiceID");
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(e, "Reason");
+		if (!cJSON_IsString(sid) || !cJSON_IsString(why))
+			continue;
+		const char *svc = sid->valuestring[0] ? sid->valuestring : NULL;
+		const struct local_service *ls = svc ? local_service_find(a->local, svc) : NULL;
+		if (svc && (!ls || ls->deleted))
+			continue;
+		if (maintenance_on(a, svc, why->valuestring, err, sizeof(err)))
+			CC_ERROR(MOD, "failed to restore maintenance mode", "path", path, "error", err);
 	}
 	cJSON_Delete(root);
 }
@@ -624,6 +652,41 @@ static void h_check_ttl(struct cc_agent *a, const struct cc_http_req *req,
 }
 
 /* Maintenance mode: a critical check on the node or on one service. */
+static void maint_id(char *id, size_t cap, const char *service_id)
+{
+	snprintf(id, cap, "%s%s", service_id ? SVC_MAINT_PREFIX : NODE_MAINT_ID,
+	         service_id ? service_id : "");
+}
+
+/* Turns maintenance on (a no-op when it is on: Consul keeps the first
+ * reason). 0, or -1 with err set. */
+static int maintenance_on(struct cc_agent *a, const char *service_id, const char *reason,
+                          char *err, size_t errlen)
+{
+	char id[CATALOG_STR_MAX + 32];
+	maint_id(id, sizeof(id), service_id);
+	struct local_check *old = local_check_find(a->local, id);
+	if (old && !old->deleted)
+		return 0;
+	struct local_chk_def d = {
+		.id = strdup(id),
+		.name = strdup(service_id ? "Service Maintenance Mode" : "Node Maintenance Mode"),
+		.notes = strdup(reason && reason[0] ? reason : DEFAULT_REASON),
+		.service_id = strdup(service_id ? service_id : ""), .kind = CHECK_MAINT,
+		.status = CATALOG_CRITICAL, .http = strdup(""), .method = strdup(""), .tcp = strdup("")
+	};
+	if (!d.id || !d.name || !d.notes || !d.service_id || !d.http || !d.method || !d.tcp) {
+		local_chk_def_free(&d);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (check_add(a, &d, true, err, errlen))
+		return -1;
+	CC_INFO(MOD, service_id ? "Service entered maintenance mode" : "Node entered maintenance mode",
+	        service_id ? "service" : NULL, service_id);
+	return 0;
+}
+
 static int maintenance(struct cc_agent *a, const struct cc_http_req *req,
                        struct cc_http_resp *resp, const char *service_id)
 {
@@ -636,39 +699,24 @@ static int maintenance(struct cc_agent *a, const struct cc_http_req *req,
 		cc_http_error(resp, 400, "Invalid value for enable: \"%s\"", en);
 		return -1;
 	}
-	char id[CATALOG_STR_MAX + 32];
-	snprintf(id, sizeof(id), "%s%s", service_id ? SVC_MAINT_PREFIX : NODE_MAINT_ID,
-	         service_id ? service_id : "");
-	struct local_check *old = local_check_find(a->local, id);
 	if (strcmp(en, "false") == 0) {
+		char id[CATALOG_STR_MAX + 32];
+		maint_id(id, sizeof(id), service_id);
+		struct local_check *old = local_check_find(a->local, id);
 		if (old && !old->deleted) {
 			check_remove(old);
 			CC_INFO(MOD, service_id ? "Service left maintenance mode" : "Node left maintenance mode",
 			        service_id ? "service" : NULL, service_id);
+			persist(a);
 		}
 		return 0;
 	}
-	if (old && !old->deleted)
-		return 0;   /* already on: Consul keeps the first reason */
-	struct local_chk_def d = {
-		.id = strdup(id),
-		.name = strdup(service_id ? "Service Maintenance Mode" : "Node Maintenance Mode"),
-		.notes = strdup(reason && reason[0] ? reason : DEFAULT_REASON),
-		.service_id = strdup(service_id ? service_id : ""), .kind = CHECK_MAINT,
-		.status = CATALOG_CRITICAL, .http = strdup(""), .method = strdup(""), .tcp = strdup("")
-	};
 	char err[512];
-	if (!d.id || !d.name || !d.notes || !d.service_id || !d.http || !d.method || !d.tcp) {
-		local_chk_def_free(&d);
-		cc_http_error(resp, 500, "out of memory");
-		return -1;
-	}
-	if (check_add(a, &d, true, err, sizeof(err))) {
+	if (maintenance_on(a, service_id, reason, err, sizeof(err))) {
 		cc_http_error(resp, 500, "%s", err);
 		return -1;
 	}
-	CC_INFO(MOD, service_id ? "Service entered maintenance mode" : "Node entered maintenance mode",
-	        service_id ? "service" : NULL, service_id);
+	persist(a);
 	return 0;
 }
 

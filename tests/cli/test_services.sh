@@ -113,10 +113,20 @@ code=$(put /v1/agent/service/deregister/web1)
 
 # API registrations survive a restart; config ones come from the config
 put /v1/agent/service/register '{"ID":"keep1","Name":"keep","Check":{"TTL":"30s","Status":"passing"}}' >/dev/null
+put "/v1/agent/maintenance?enable=true&reason=kernel" >/dev/null
+put "/v1/agent/service/maintenance/keep1?enable=true&reason=deploy" >/dev/null
 kill -TERM "$S"; wait_exit "$S" 20
 start_server
 kept() { py /v1/agent/services "sorted(j) == ['keep1', 'nginx201']" && py /v1/agent/checks "j['service:keep1']['Status'] == 'passing'"; }
 wait_for 20 kept && ok "an API registration is kept across a restart (data_dir/local/registered.json)" || fail "restart: $(get /v1/agent/services)"
+maint_kept() { py /v1/agent/checks "j['_node_maintenance']['Notes'] == 'kernel' and j['_node_maintenance']['Status'] == 'critical' and j['_service_maintenance:keep1']['Notes'] == 'deploy' and j['_service_maintenance:keep1']['ServiceID'] == 'keep1'"; }
+maint_kept && ok "node and service maintenance mode are kept across a restart, with their reasons" || fail "maintenance after restart: $(get /v1/agent/checks)"
+put "/v1/agent/maintenance?enable=false" >/dev/null
+put "/v1/agent/service/maintenance/keep1?enable=false" >/dev/null
+kill -TERM "$S"; wait_exit "$S" 20
+start_server
+wait_for 20 kept && ! py /v1/agent/checks "any(k.startswith('_') for k in j)" \
+  && ok "and maintenance turned off stays off after the next restart" || fail "maintenance back after restart: $(get /v1/agent/checks)"
 
 # reload: PUT /v1/agent/reload and SIGHUP read the config files again
 write_config "$TMP/s.json" svc1 '"server": true, "bootstrap": true, "enable_script_checks": true,
