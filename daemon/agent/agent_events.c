@@ -169,7 +169,7 @@ out:
 static bool matches(const char *re, const char *s)
 {
 	regex_t r;
-	if (regcomp(&r, re, REG_EXTENDED | REG_NOSUB))
+	if (!gw_regex_bounded(re) || regcomp(&r, re, REG_EXTENDED | REG_NOSUB))
 		return false;
 	bool ok = regexec(&r, s, 0, NULL, 0) == 0;
 	regfree(&r);
@@ -269,7 +269,11 @@ static void h_fire(struct cc_agent *a, const struct cc_http_req *req, struct cc_
 	for (int i = 0; i < 3 && !bad; i++) {
 		if (!fs[i][0])
 			continue;
-		if (regcomp(&r, fs[i], REG_EXTENDED | REG_NOSUB)) {
+		if (!gw_regex_bounded(fs[i])) {
+			snprintf(why, sizeof(why), "Invalid %s filter: too costly (back references, or "
+			         "bounded repetitions multiplying past 1000)", fn[i]);
+			bad = why;
+		} else if (regcomp(&r, fs[i], REG_EXTENDED | REG_NOSUB)) {
 			snprintf(why, sizeof(why), "Invalid %s filter: not a regular expression", fn[i]);
 			bad = why;
 		} else {

@@ -40,7 +40,7 @@ static bool tag_matches(const struct swim *s, const char *tag, const char *expr)
 	int n = gw_decode_tags(me->meta, me->meta_len, tags, 32);
 	const char *v = n > 0 ? gw_tag_find(tags, (size_t)n, tag) : NULL;
 	regex_t re;
-	if (regcomp(&re, expr, REG_EXTENDED | REG_NOSUB))
+	if (!gw_regex_bounded(expr) || regcomp(&re, expr, REG_EXTENDED | REG_NOSUB))
 		return false;   /* serf: an expression that does not compile matches nothing */
 	bool ok = regexec(&re, v ? v : "", 0, NULL, 0) == 0;
 	regfree(&re);

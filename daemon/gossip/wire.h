@@ -335,6 +335,13 @@ int gw_serf_filter_node(const uint8_t *f, size_t len, const char *name);
  * buffer). */
 int gw_serf_filter_tag(const uint8_t *f, size_t len, char *tag, size_t tag_cap, char *expr,
                        size_t expr_cap);
+/* Whether a regular expression from the network (a tag filter, a Consul
+ * event filter) is one we agree to compile: at most 512 bytes, no back
+ * references, and bounded repetitions ({m,n}) whose bounds multiply to at
+ * most 1000 — glibc's regcomp takes seconds for nested ones such as
+ * ((a{1,100}){1,100}){1,100}, which would stall the agent's loop. */
+bool gw_regex_bounded(const char *expr);
+
 /* Builds filters for gw_encode_serf_query (tests, and any sender of queries):
  * a node filter naming n nodes, or a tag filter. Return the length. */
 int gw_serf_make_node_filter(const char *const *names, size_t n, uint8_t *buf, size_t cap);

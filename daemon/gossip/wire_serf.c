@@ -207,6 +207,45 @@ int gw_serf_filter_tag(const uint8_t *f, size_t len, char *tag, size_t tag_cap, 
 	return 0;
 }
 
+bool gw_regex_bounded(const char *expr)
+{
+	size_t len = strlen(expr);
+	unsigned long product = 1;
+	if (len > 512)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (expr[i] == '\\') {
+			if (expr[i + 1] >= '1' && expr[i + 1] <= '9')
+				return false;   /* a back reference */
+			if (expr[i + 1])
+				i++;
+			continue;
+		}
+		if (expr[i] != '{')
+			continue;
+		/* {m}, {m,} or {m,n}: the largest number counts */
+		unsigned long bound = 0, cur = 0;
+		size_t j = i + 1;
+		for (; j < len && expr[j] != '}'; j++) {
+			if (expr[j] >= '0' && expr[j] <= '9') {
+				cur = cur * 10 + (unsigned long)(expr[j] - '0');
+				if (cur > 1000)
+					return false;
+			} else {
+				cur = 0;
+			}
+			if (cur > bound)
+				bound = cur;
+		}
+		if (bound > 1)
+			product *= bound;
+		if (product > 1000)
+			return false;
+		i = j;
+	}
+	return true;
+}
+
 int gw_serf_make_node_filter(const char *const *names, size_t n, uint8_t *buf, size_t cap)
 {
 	struct mp_w w;

@@ -62,6 +62,11 @@ code=$(curl -s -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/
 [ "$code" = 400 ] && grep -qx "Cannot provide tag filter without service filter" "$TMP/e" && ok "a tag filter alone: 400, Consul's text" || fail "tag alone: $code"
 code=$(curl -s -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/x?node=%28")
 [ "$code" = 400 ] && grep -q "Invalid node filter" "$TMP/e" && ok "a bad node regexp: 400 naming it" || fail "bad regexp: $code"
+t0=$(date +%s%N)
+code=$(curl -s --max-time 5 -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/x?node=%28%28a%7B1,100%7D%29%7B1,100%7D%29%7B1,100%7D")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$code" = 400 ] && grep -q "Invalid node filter: too costly" "$TMP/e" && [ $ms -lt 1000 ] \
+  && ok "a regexp glibc takes seconds to compile is refused at once (${ms} ms)" || fail "costly regexp: $code after $ms ms: $(cat "$TMP/e")"
 head -c 600 /dev/zero | tr '\0' x >"$TMP/big"
 code=$(curl -s -o "$TMP/e" -w '%{http_code}' -X PUT --data-binary @"$TMP/big" "http://$B:$P/v1/event/fire/big")
 [ "$code" = 400 ] && ok "an event over serf's 512-byte limit: 400" || fail "big event: $code"

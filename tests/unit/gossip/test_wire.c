@@ -994,6 +994,14 @@ static void test_serf_query_filters_relay(void **state)
 	                 -GW_ETOOBIG);
 	assert_true(gw_serf_filter_node(d.filters + n1, (size_t)n2, "a") < 0);   /* wrong type */
 
+	/* expressions from the network that glibc would take seconds to compile */
+	assert_true(gw_regex_bounded("^web-[0-9]+$"));
+	assert_true(gw_regex_bounded("a{1,10}(b{2}){1,50}"));
+	assert_true(gw_regex_bounded("\\.x\\{"));
+	assert_false(gw_regex_bounded("((a{1,100}){1,100}){1,100}"));
+	assert_false(gw_regex_bounded("a{1,1001}"));
+	assert_false(gw_regex_bounded("(a*)\\1"));
+
 	/* a relayed response: header, then the response untouched */
 	struct gw_serf_query_response r = { .ltime = 9, .id = 77, .flags = GW_QUERY_ACK };
 	strcpy(r.from, "n4");
