@@ -33,6 +33,8 @@ int cc_cli_info(int argc, char **argv);
 int cc_cli_monitor(int argc, char **argv);  /* streams the agent's log */
 int cc_cli_catalog(int argc, char **argv);  /* catalog nodes|services */
 int cc_cli_keyring(int argc, char **argv);  /* keyring -list|-install|-use|-remove */
+int cc_cli_keygen(int argc, char **argv);   /* a new gossip key (cli_keyring.c) */
+int cc_cli_event(int argc, char **argv);    /* fires a Consul user event */
 
 /* ---- cli_http.c: what the HTTP-API commands share ---- */
 

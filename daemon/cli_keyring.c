@@ -2,11 +2,15 @@
  * (-list, -list-primary, -install KEY, -use KEY, -remove KEY), with its
  * output: one block per pool, "  KEY [installed/nodes]". */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
+
 #include "cli.h"
+#include "gossip/wire.h"
 
 static const char usage[] =
 	"Usage: conclave keyring [options]\n"
@@ -131,4 +135,36 @@ int cc_cli_keyring(int argc, char **argv)
 	}
 	free(b.p);
 	return rc;
+}
+
+/* `conclave keygen`: a new gossip key, as `consul keygen` prints it (32
+ * random bytes in base64, for `encrypt` or `keyring -install`). */
+int cc_cli_keygen(int argc, char **argv)
+{
+	if (argc > 0) {
+		fprintf(stderr, "This command takes no arguments.\n\nUsage: conclave keygen\n\n"
+		                "  Generates a new encryption key that can be used to configure the\n"
+		                "  agent to encrypt traffic. The output of this command is already\n"
+		                "  in the proper format that the agent expects.\n");
+		return argc == 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "-help") == 0 ||
+		                     strcmp(argv[0], "--help") == 0)
+		               ? 0
+		               : 1;
+	}
+	uint8_t key[32];
+	size_t got = 0;
+	while (got < sizeof(key)) {
+		ssize_t n = getrandom(key + got, sizeof(key) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "Error reading random data: %s\n", strerror(errno));
+			return 1;
+		}
+		got += (size_t)n;
+	}
+	char b64[48];
+	gw_base64_encode(b64, key, sizeof(key));
+	printf("%s\n", b64);
+	return 0;
 }

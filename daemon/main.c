@@ -12,9 +12,11 @@ static const char usage[] =
 	"Available commands are:\n"
 	"    agent        Runs a Conclave agent\n"
 	"    catalog      Interact with the catalog\n"
+	"    event        Fire a new event\n"
 	"    force-leave  Forces a member of the cluster to enter the \"left\" state\n"
 	"    info         Provides debugging information for operators.\n"
 	"    join         Tell Conclave agent to join cluster\n"
+	"    keygen       Generates a new encryption key\n"
 	"    keyring      Manages gossip layer encryption keys\n"
 	"    kv           Interact with the key-value store\n"
 	"    leave        Gracefully leaves the cluster and shuts down\n"
@@ -109,6 +111,10 @@ int main(int argc, char **argv)
 		return cc_cli_kv(argc - 2, argv + 2);
 	if (strcmp(cmd, "keyring") == 0)
 		return cc_cli_keyring(argc - 2, argv + 2);
+	if (strcmp(cmd, "keygen") == 0)
+		return cc_cli_keygen(argc - 2, argv + 2);
+	if (strcmp(cmd, "event") == 0)
+		return cc_cli_event(argc - 2, argv + 2);
 	if (strcmp(cmd, "operator") == 0)
 		return cc_cli_operator(argc - 2, argv + 2);
 	if (strcmp(cmd, "info") == 0)

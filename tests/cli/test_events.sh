@@ -62,6 +62,13 @@ code=$(curl -s -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/
 [ "$code" = 400 ] && grep -qx "Cannot provide tag filter without service filter" "$TMP/e" && ok "a tag filter alone: 400, Consul's text" || fail "tag alone: $code"
 code=$(curl -s -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/x?node=%28")
 [ "$code" = 400 ] && grep -q "Invalid node filter" "$TMP/e" && ok "a bad node regexp: 400 naming it" || fail "bad regexp: $code"
+# the CLI: conclave event -name -node ... payload
+"$BIN" event -http-addr="$B:$P" -name=cli-ev -node='^ev-a$' "from cli" >"$TMP/cli" 2>&1 \
+  && grep -qE '^Event ID: [0-9a-f-]{36}$' "$TMP/cli" && ok "conclave event prints Consul's 'Event ID: ...'" || { fail "conclave event"; cat "$TMP/cli" >&2; }
+cli_seen() { list "$A" '?name=cli-ev' | python3 -c 'import base64,json,sys; j=json.load(sys.stdin); sys.exit(0 if len(j)==1 and base64.b64decode(j[0]["Payload"])==b"from cli" and j[0]["NodeFilter"]=="^ev-a$" else 1)'; }
+wait_for 10 cli_seen && [ "$(list "$B" '?name=cli-ev')" = "[]" ] && ok "its event reaches the filtered node only, with the payload" || fail "cli event lists: A $(list "$A" '?name=cli-ev') B $(list "$B" '?name=cli-ev')"
+"$BIN" event -http-addr="$B:$P" -name=x -tag=blue >"$TMP/cli" 2>&1 && fail "event -tag alone accepted" \
+  || assert_contains "$TMP/cli" "Cannot provide tag filter without service filter." "conclave event -tag without -service: Consul's error"
 t0=$(date +%s%N)
 code=$(curl -s --max-time 5 -o "$TMP/e" -w '%{http_code}' -X PUT "http://$B:$P/v1/event/fire/x?node=%28%28a%7B1,100%7D%29%7B1,100%7D%29%7B1,100%7D")
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))

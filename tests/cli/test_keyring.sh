@@ -67,6 +67,13 @@ back() { curl -s --max-time 1 "http://$A:$P/v1/agent/members" | python3 -c 'impo
 wait_for 20 back && ok "the restarted agent is back in the pool on the rotated key" || fail "restarted agent not back"
 assert_contains "$TMP/b2.out" "WARNING: LAN keyring exists but -encrypt given, using keyring" "and says the keyring file is used"
 
+# a key from `conclave keygen` (32 random bytes, as consul keygen) installs
+K3=$("$BIN" keygen)
+python3 -c 'import base64,sys; sys.exit(0 if len(base64.b64decode(sys.argv[1], validate=True)) == 32 else 1)' "$K3" \
+  && [ "$K3" != "$("$BIN" keygen)" ] && ok "keygen: a new base64 key of 32 bytes each time" || fail "keygen gave '$K3'"
+keyring -install "$K3" >/dev/null 2>&1 && keyring -list >"$TMP/l3" 2>&1 && grep -q "  $K3 \[2/2\]" "$TMP/l3" \
+  && ok "and it installs on every member" || { fail "install of a generated key"; cat "$TMP/l3" >&2; }
+
 # refusals
 "$BIN" keyring -http-addr="$C:$P" -list >"$TMP/c" 2>&1 && fail "-list without encryption succeeded" \
   || assert_contains "$TMP/c" "kr-c: Keyring is empty (encryption not enabled)" "without encryption: each member says its keyring is empty"
