@@ -166,30 +166,20 @@ out:
 
 /* ---- receiving ---- */
 
-static bool matches(const char *re, const char *s)
-{
-	regex_t r;
-	if (!gw_regex_bounded(re) || regcomp(&r, re, REG_EXTENDED | REG_NOSUB))
-		return false;
-	bool ok = regexec(&r, s, 0, NULL, 0) == 0;
-	regfree(&r);
-	return ok;
-}
-
 /* Consul's shouldProcessUserEvent. */
 static bool for_us(const struct cc_agent *a, const struct user_event *e)
 {
-	if (e->node_filter[0] && !matches(e->node_filter, a->cfg->node_name))
+	if (e->node_filter[0] && !gw_regex_search(e->node_filter, a->cfg->node_name))
 		return false;
 	if (!e->service_filter[0])
 		return true;
 	for (const struct local_service *s = a->local ? a->local->services : NULL; s; s = s->next) {
-		if (s->deleted || !matches(e->service_filter, s->d.name))
+		if (s->deleted || !gw_regex_search(e->service_filter, s->d.name))
 			continue;
 		if (!e->tag_filter[0])
 			return true;
 		for (size_t t = 0; t < s->d.ntags; t++)
-			if (matches(e->tag_filter, s->d.tags[t]))
+			if (gw_regex_search(e->tag_filter, s->d.tags[t]))
 				return true;
 	}
 	return false;

@@ -14,6 +14,7 @@
 #include "agent/agent_local.h"
 #include "config/config.h"
 #include "log/log.h"
+#include "util/fileio.h"
 
 #define MOD "agent"
 #define NODE_MAINT_ID "_node_maintenance"
@@ -256,9 +257,8 @@ static int service_add(struct cc_agent *a, struct local_svc_def *d, struct local
 
 static void persist(struct cc_agent *a)
 {
-	char dir[1024], tmp[1100], path[1100];
+	char dir[1024], path[1100];
 	snprintf(dir, sizeof(dir), "%s/local", a->cfg->data_dir);
-	snprintf(tmp, sizeof(tmp), "%s/registered.json.tmp", dir);
 	snprintf(path, sizeof(path), "%s/registered.json", dir);
 	cJSON *root = cJSON_CreateObject(), *svcs = cJSON_AddArrayToObject(root, "Services"),
 	      *chks = cJSON_AddArrayToObject(root, "Checks");
@@ -280,15 +280,15 @@ static void persist(struct cc_agent *a)
 	}
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
-	int fd = -1;
-	bool ok = text && (mkdir(dir, 0700) == 0 || errno == EEXIST) &&
-	          (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 &&
-	          write(fd, text, strlen(text)) == (ssize_t)strlen(text) && fsync(fd) == 0;
-	if (fd >= 0)
-		close(fd);
-	if (!ok || rename(tmp, path) != 0)
-		CC_ERROR(MOD, "failed to persist local registrations", "path", path, "error",
-		         strerror(errno));
+	char err[4400];
+	if (!text)
+		snprintf(err, sizeof(err), "out of memory");
+	else if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(errno));
+	else if (cc_write_file_atomic(path, text, strlen(text), err, sizeof(err)) == 0)
+		err[0] = '\0';
+	if (err[0])
+		CC_ERROR(MOD, "failed to persist local registrations", "path", path, "error", err);
 	free(text);
 }
 

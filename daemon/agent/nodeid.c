@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "util/fileio.h"
 
 static int mkdir_p(const char *path, char *err, size_t errlen)
 {
@@ -44,38 +45,6 @@ static int valid_uuid(const char *s)
 			return 0;
 	}
 	return 1;
-}
-
-static int write_file_durably(const char *dir, const char *name, const char *data, char *err,
-                              size_t errlen)
-{
-	char tmp[4200], path[4200];
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail;
-	size_t n = strlen(data);
-	if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0)
-		goto fail;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:;
-	int e = errno;
-	snprintf(err, errlen, "Failed to write %s: %s", path, strerror(e));
-	unlink(tmp);
-	return -e;
 }
 
 int cc_agent_random_uuid(char out[37])
@@ -134,5 +103,5 @@ int cc_agent_node_id(const struct cc_config *cfg, char out[37], char *err, size_
 		snprintf(err, errlen, "Failed to generate node ID: %s", strerror(e));
 		return -e;
 	}
-	return write_file_durably(cfg->data_dir, "node-id", out, err, errlen);
+	return cc_write_file_atomic(path, out, strlen(out), err, errlen);
 }

@@ -1,13 +1,12 @@
 /* The gossip keyring's file and Serf's keyring queries (contract: keyring.h). */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "gossip/keyring.h"
+#include "util/fileio.h"
 
 #define KEYRING_FILE_MAX (64 * 1024)
 
@@ -65,11 +64,6 @@ out:
 
 int keyring_save(const struct gw_keyring *kr, const char *path, char *err, size_t errlen)
 {
-	char tmp[4200];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "keyring path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
 	/* serf writes the keys as an indented JSON array, the primary first */
 	char text[GW_MAX_KEYS * 72 + 8];
 	size_t o = (size_t)snprintf(text, sizeof(text), "[");
@@ -79,22 +73,7 @@ int keyring_save(const struct gw_keyring *kr, const char *path, char *err, size_
 		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s\n  \"%s\"", i ? "," : "", b64);
 	}
 	o += (size_t)snprintf(text + o, sizeof(text) - o, "\n]");
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(err, errlen, "Failed to write keyring file %s: %s", tmp, strerror(e));
-		return -e;
-	}
-	int rc = write(fd, text, o) == (ssize_t)o && fsync(fd) == 0 ? 0 : -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc) {
-		snprintf(err, errlen, "Failed to write keyring file %s: %s", path, strerror(-rc));
-		unlink(tmp);
-	}
-	return rc;
+	return cc_write_file_atomic(path, text, o, err, errlen);
 }
 
 int keyring_init(struct gw_keyring *kr, const char *path, const char *encrypt,

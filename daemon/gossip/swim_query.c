@@ -5,7 +5,6 @@
  * and asking queries of our own. */
 #include <errno.h>
 #include <math.h>
-#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,19 +31,14 @@ static bool query_new(struct swim *s, uint64_t ltime, uint32_t id)
 }
 
 /* A tag filter: the local tag's value ("" when the tag is absent) must match
- * the expression, unanchored, as Go's regexp.MatchString does. */
+ * the expression; one that does not compile matches nothing, as in serf. */
 static bool tag_matches(const struct swim *s, const char *tag, const char *expr)
 {
 	struct gw_tag tags[32];
 	const struct member *me = s->m[0];
 	int n = gw_decode_tags(me->meta, me->meta_len, tags, 32);
 	const char *v = n > 0 ? gw_tag_find(tags, (size_t)n, tag) : NULL;
-	regex_t re;
-	if (!gw_regex_bounded(expr) || regcomp(&re, expr, REG_EXTENDED | REG_NOSUB))
-		return false;   /* serf: an expression that does not compile matches nothing */
-	bool ok = regexec(&re, v ? v : "", 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
+	return gw_regex_search(expr, v ? v : "");
 }
 
 /* serf's shouldProcessQuery: every filter must pass; an unknown or

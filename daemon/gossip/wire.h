@@ -341,6 +341,10 @@ int gw_serf_filter_tag(const uint8_t *f, size_t len, char *tag, size_t tag_cap, 
  * most 1000 — glibc's regcomp takes seconds for nested ones such as
  * ((a{1,100}){1,100}){1,100}, which would stall the agent's loop. */
 bool gw_regex_bounded(const char *expr);
+/* Whether s matches expr (POSIX extended, unanchored, as Go's
+ * regexp.MatchString searches); false for an expression that is not
+ * bounded or does not compile. */
+bool gw_regex_search(const char *expr, const char *s);
 
 /* Builds filters for gw_encode_serf_query (tests, and any sender of queries):
  * a node filter naming n nodes, or a tag filter. Return the length. */

@@ -2,6 +2,7 @@
  * push/pull user state, plus the tags carried in memberlist Meta. */
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +245,16 @@ bool gw_regex_bounded(const char *expr)
 		i = j;
 	}
 	return true;
+}
+
+bool gw_regex_search(const char *expr, const char *s)
+{
+	regex_t re;
+	if (!gw_regex_bounded(expr) || regcomp(&re, expr, REG_EXTENDED | REG_NOSUB))
+		return false;
+	bool ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
 }
 
 int gw_serf_make_node_filter(const char *const *names, size_t n, uint8_t *buf, size_t cap)
