@@ -1,4 +1,5 @@
 /* `conclave`: the agent and its command-line front door. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +62,15 @@ static int cmd_agent(int argc, char **argv)
 			return 0;
 		}
 	}
+	/* Pin glibc's mmap threshold at its 128 KiB default. Left dynamic, the
+	 * first large block freed (the config reader's 4 MiB buffer) raises it
+	 * to that block's size and the trim threshold to twice that, so every
+	 * later big allocation (gossip and server state, LMDB's lists, transient
+	 * request and reconcile buffers) is carved from the brk heap instead:
+	 * calloc then has to zero recycled pages and nothing is given back to
+	 * the kernel. Fixed, big blocks come as fresh zero pages, only the ones
+	 * touched are resident, and free() returns them at once. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct cc_config *c = cc_config_new();
 	if (!c) {
 		fprintf(stderr, "==> out of memory\n");

@@ -45,7 +45,10 @@ struct agent_dns {
 	struct dns_conn *conns;
 	size_t nconns, inflight;
 	uint64_t rng;
-	uint8_t rbuf[DNS_MSG_MAX];   /* UDP datagrams are read here */
+	/* UDP datagrams are read here: DNS_MSG_MAX bytes from malloc, not a
+	 * member of the calloc'd struct, so that its pages stay untouched (not
+	 * resident) until datagrams that long arrive */
+	uint8_t *rbuf;
 };
 
 struct dns_conn {
@@ -81,6 +84,7 @@ static void dns_unref(struct agent_dns *d)
 	if (--d->refs == 0) {
 		if (d->a->dns == d)
 			d->a->dns = NULL;
+		free(d->rbuf);
 		free(d);
 	}
 }
@@ -427,7 +431,7 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)suggested;
 	struct agent_dns *d = h->data;
-	*buf = uv_buf_init((char *)d->rbuf, sizeof(d->rbuf));
+	*buf = uv_buf_init((char *)d->rbuf, DNS_MSG_MAX);
 }
 
 static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
@@ -610,6 +614,11 @@ int agent_dns_start(struct cc_agent *a, char *err, size_t errlen)
 	a->dns = d;
 	if (cfg->ports.dns < 0)
 		return 0;   /* forwarded questions are still answered on a server */
+	d->rbuf = malloc(DNS_MSG_MAX);
+	if (!d->rbuf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < cfg->dns_addrs.n && i < DNS_MAX_LISTEN; i++) {
 		const char *ip = cfg->dns_addrs.v[i];
 		struct sockaddr_storage ss;

@@ -30,6 +30,7 @@ void server_handle_closed(struct cc_server *s)
 {
 	if (--s->open_handles == 0) {
 		free(s->snap_data);
+		free(s->members);
 		free(s);
 	}
 }
@@ -929,6 +930,7 @@ fail:
 	raft_free(s->raft);
 	fsm_free(s->fsm);
 	free(s->snap_data);
+	free(s->members);
 	free(s);
 	return rc;
 }

@@ -29,8 +29,10 @@ struct lan_member {
 
 struct scan {
 	const struct cc_server *s;
-	struct lan_member *m;
-	size_t n;
+	struct lan_member *m;       /* grown as members come (a pass used to take
+	                             * MAX_SCAN of them, 2 MiB, every tick) */
+	size_t n, cap;
+	bool oom;
 };
 
 /* Consul's isConsulNode / shouldHandleMember: a client (role=node) or a
@@ -41,13 +43,25 @@ static void scan_one(void *ud, const struct swim_member_info *mi)
 	struct gw_tag t[24];
 	int nt = gw_decode_tags(mi->meta, mi->meta_len, t, 24);
 	uint32_t v4;
-	if (sc->n >= MAX_SCAN || nt < 0 || !gw_ip_v4(&mi->addr, &v4))
+	if (sc->oom || sc->n >= MAX_SCAN || nt < 0 || !gw_ip_v4(&mi->addr, &v4))
 		return;
 	const char *role = gw_tag_find(t, (size_t)nt, "role");
 	const char *dc = gw_tag_find(t, (size_t)nt, "dc");
 	if (!role || !dc || strcmp(dc, sc->s->cfg->datacenter) != 0 ||
 	    (strcmp(role, "node") != 0 && strcmp(role, "consul") != 0))
 		return;
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 16;
+		if (cap > MAX_SCAN)
+			cap = MAX_SCAN;
+		struct lan_member *n = realloc(sc->m, cap * sizeof(*n));
+		if (!n) {
+			sc->oom = true;
+			return;
+		}
+		sc->m = n;
+		sc->cap = cap;
+	}
 	struct lan_member *m = &sc->m[sc->n++];
 	memset(m, 0, sizeof(*m));
 	const char *id = gw_tag_find(t, (size_t)nt, "id");
@@ -202,10 +216,13 @@ void catalog_reconcile(struct cc_server *s)
 	if (raft_role(s->raft) != RAFT_LEADER || !s->lan || s->leaving ||
 	    s->applied < s->cat_barrier || s->applied < s->cat_pending)
 		return;
-	struct scan sc = { .s = s, .m = malloc(MAX_SCAN * sizeof(struct lan_member)) };
-	if (!sc.m)
-		return;
+	struct scan sc = { .s = s };
 	gossip_members(s->lan, add_member, &sc);
+	/* a partial list would take the members left out for reaped ones */
+	if (sc.oom) {
+		free(sc.m);
+		return;
+	}
 	uint64_t before = s->cat_pending;
 	for (size_t i = 0; i < sc.n; i++)
 		reconcile_member(s, &sc.m[i]);

@@ -62,8 +62,20 @@ static void scan_member(void *ud, const struct swim_member_info *m)
 {
 	struct scan_ctx *c = ud;
 	struct cc_server *s = c->s;
-	if (s->nmembers < MAX_MEMBERS && cluster_parse_member(m, &s->members[s->nmembers]))
-		s->nmembers++;
+	struct srv_member sm;
+	if (s->nmembers >= MAX_MEMBERS || !cluster_parse_member(m, &sm))
+		return;
+	if (s->nmembers == s->capmembers) {
+		size_t cap = s->capmembers ? s->capmembers * 2 : 8;
+		if (cap > MAX_MEMBERS)
+			cap = MAX_MEMBERS;
+		struct srv_member *n = realloc(s->members, cap * sizeof(*n));
+		if (!n)
+			return; /* dropped, as one past MAX_MEMBERS is */
+		s->members = n;
+		s->capmembers = cap;
+	}
+	s->members[s->nmembers++] = sm;
 }
 
 /* Refreshes the table of LAN servers from the pool. */

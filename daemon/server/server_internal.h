@@ -88,9 +88,11 @@ struct cc_server {
 	int bootstrap_pending;
 	bool bootstrap_found_peers;
 	char bootstrap_peer_with_state[GW_NAME_MAX];
-	/* LAN servers, refreshed from gossip */
-	struct srv_member members[MAX_MEMBERS];
-	size_t nmembers;
+	/* LAN servers, refreshed from gossip; grown on demand up to MAX_MEMBERS
+	 * (a fixed table was ~115 KiB, all of it zeroed by calloc, for the
+	 * handful of servers a cluster has) */
+	struct srv_member *members;
+	size_t nmembers, capmembers;
 	char promote_id[RAFT_MAX_SERVERS][RAFT_ID_MAX];
 	uint64_t promote_since[RAFT_MAX_SERVERS];
 	struct peers_ask *asks;     /* bootstrap_expect's Status.Peers calls */
