@@ -18,7 +18,7 @@
 #include "log/log.h"
 
 #define MONITOR_BUFFER (256u * 1024u)
-#define MONITOR_POKE_MS 1000
+#define MONITOR_FLUSH_MS 1000
 #define LINE_BYTES 8192
 
 struct monitor {
@@ -63,13 +63,11 @@ static void on_line(void *ud, const struct timespec *ts, long utc_offset, enum c
 		m->dropped++;
 }
 
-static void on_poke(uv_timer_t *t)
+static void on_flush_dropped(uv_timer_t *t)
 {
 	struct cc_agent *a = t->data;
-	for (struct monitor *m = a->monitors; m; m = m->next) {
+	for (struct monitor *m = a->monitors; m; m = m->next)
 		flush_dropped(m);
-		cc_http_stream_poke(m->s);
-	}
 }
 
 static void on_closed(void *ud)
@@ -127,7 +125,7 @@ void agent_h_monitor(void *ud, const struct cc_http_req *req, struct cc_http_res
 		a->have_monitor_timer = true;
 	}
 	if (!uv_is_active((uv_handle_t *)&a->monitor_timer))
-		uv_timer_start(&a->monitor_timer, on_poke, MONITOR_POKE_MS, MONITOR_POKE_MS);
+		uv_timer_start(&a->monitor_timer, on_flush_dropped, MONITOR_FLUSH_MS, MONITOR_FLUSH_MS);
 }
 
 void agent_monitor_stop(struct cc_agent *a)

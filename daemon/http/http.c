@@ -1,104 +1,43 @@
+/* http — the HTTP/1.1 server: connections on libuv, requests parsed by
+ * http-parser, one request at a time per connection (pipelined requests wait
+ * in the connection's input buffer), answers written with uv_write. */
 #include "http/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
+#include <http_parser.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "http/http_internal.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 
 #define MOD "agent.http"
 
-struct reqstate;
+static void conn_process(struct cc_http_conn *c);
+static void on_kick(uv_timer_t *t);
 
-struct cc_http {
-	uv_loop_t *loop;
-	struct reqstate *deferred; /* suspended requests, answered by cc_http_finish */
-	struct cc_http_stream *streams; /* open streaming answers */
-	struct MHD_Daemon *d;
-	uv_poll_t poll;
-	uv_timer_t timer;
-	int open_handles;
-	bool kick;                 /* run libmicrohttpd again on the next loop turn */
-	const struct cc_http_route *routes;
-	size_t nroutes;
-	void *ud;
-};
-
-/* Per-request state kept by libmicrohttpd between handler calls. */
-struct reqstate {
-	char *body;
-	size_t len;
-	int too_big;
-	/* deferred answers */
-	struct cc_http *h;
-	struct MHD_Connection *conn;
-	bool deferred, ready;
-	struct cc_http_resp resp;
-	struct reqstate *next;
-	struct cc_http_stream *stream; /* a streaming answer, set by cc_http_stream_start */
-	/* Consul's per-route timing: http.<METHOD>.<pattern parts> */
-	uint64_t start_ns;
-	char metric[128];
-};
-
-struct cc_http_stream {
-	struct cc_http *h;
-	struct reqstate *st;       /* NULL once the request is over */
-	struct MHD_Connection *conn;
-	struct cc_http_stream *next;
-	const char *content_type;
-	char *buf;
-	size_t off, len, cap, max;
-	bool suspended, ending, dead;
-	bool wake;                 /* resume before the next MHD_run */
-	void (*on_closed)(void *ud);
-	void *ud;
-};
-
-struct cc_http_conn {
-	struct MHD_Connection *mhd;
-	struct reqstate *st;
-};
-
-static void reschedule(struct cc_http *h);
-static void resume_streams(struct cc_http *h);
-
-static void on_timer(uv_timer_t *t)
+void http_kick(struct cc_http_conn *c)
 {
-	struct cc_http *h = t->data;
-	resume_streams(h);
-	MHD_run(h->d);
-	reschedule(h);
+	c->kicked = true;
+	uv_timer_start(&c->h->kick, on_kick, 0, 0);
 }
 
-static void on_poll(uv_poll_t *p, int status, int events)
+uint64_t http_now_ms(struct cc_http *h)
 {
-	struct cc_http *h = p->data;
-	resume_streams(h);
-	MHD_run(h->d);
-	reschedule(h);
+	return uv_now(h->loop);
 }
 
-static void reschedule(struct cc_http *h)
-{
-	MHD_UNSIGNED_LONG_LONG ms;
-	if (h->kick) {
-		h->kick = false;
-		uv_timer_start(&h->timer, on_timer, 0, 0);
-	} else if (MHD_get_timeout(h->d, &ms) == MHD_YES)
-		uv_timer_start(&h->timer, on_timer, ms, 0);
-	else
-		uv_timer_stop(&h->timer);
-}
+/* ---- routing ---- */
 
 static int method_allowed(const char *methods, const char *m)
 {
@@ -117,13 +56,13 @@ static int method_allowed(const char *methods, const char *m)
 /* Consul's handleFuncMetrics: the route pattern split on '/', the leading
  * empty part dropped and a trailing one shown as "_" ("/v1/kv/" ->
  * v1.kv._); an unrouted request falls to the "/" pattern (just "_"). */
-static void metric_name(struct reqstate *st, const char *method, const struct cc_http_route *r)
+static void metric_name(struct cc_http_conn *c, const struct cc_http_route *r)
 {
 	const char *pattern = r ? r->path : "/";
-	size_t n = (size_t)snprintf(st->metric, sizeof(st->metric), "http.%.16s", method);
-	for (const char *p = pattern + (pattern[0] == '/'); n < sizeof(st->metric);) {
+	size_t n = (size_t)snprintf(c->metric, sizeof(c->metric), "http.%.16s", c->method);
+	for (const char *p = pattern + (pattern[0] == '/'); n < sizeof(c->metric);) {
 		size_t k = strcspn(p, "/");
-		n += (size_t)snprintf(st->metric + n, sizeof(st->metric) - n, ".%.*s",
+		n += (size_t)snprintf(c->metric + n, sizeof(c->metric) - n, ".%.*s",
 		                      k ? (int)k : 1, k ? p : "_");
 		if (!p[k])
 			break;
@@ -131,11 +70,11 @@ static void metric_name(struct reqstate *st, const char *method, const struct cc
 	}
 }
 
-static void record(struct reqstate *st)
+void http_record(struct cc_http_conn *c)
 {
-	if (st->metric[0])
-		cc_metric_since(st->metric, st->start_ns);
-	st->metric[0] = '\0';
+	if (c->metric[0])
+		cc_metric_since(c->metric, c->start_ns);
+	c->metric[0] = '\0';
 }
 
 static const struct cc_http_route *route(struct cc_http *h, const char *path, const char **suffix)
@@ -151,303 +90,484 @@ static const struct cc_http_route *route(struct cc_http *h, const char *path, co
 	return NULL;
 }
 
-void cc_http_header(struct cc_http_resp *resp, const char *name, const char *value)
+
+
+
+
+
+
+
+/* A malformed request: answered and the connection closed, as the parser's
+ * state cannot be trusted any more. */
+static void bad_request(struct cc_http_conn *c, int status, const char *why)
 {
-	if (resp->nheaders == 4)
-		return;
-	snprintf(resp->headers[resp->nheaders][0], sizeof(resp->headers[0][0]), "%s", name);
-	snprintf(resp->headers[resp->nheaders][1], sizeof(resp->headers[0][1]), "%s", value);
-	resp->nheaders++;
+	struct cc_http_resp r = { .status = 200 };
+	cc_http_error(&r, status, "%s", why);
+	c->keep_alive = false;
+	c->head = false;
+	c->state = C_DRAINING; /* no more parsing */
+	CC_DEBUG(MOD, "Bad request", "error", why);
+	http_send_resp(c, &r);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *c, struct cc_http_resp *r)
-{
-	struct MHD_Response *mr = MHD_create_response_from_buffer(
-		r->body_len, r->body ? r->body : (char *)"",
-		r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (!mr) {
-		free(r->body);
-		return MHD_NO;
-	}
-	r->body = NULL;
-	if (r->content_type)
-		MHD_add_response_header(mr, "Content-Type", r->content_type);
-	if (r->allow[0])
-		MHD_add_response_header(mr, "Allow", r->allow);
-	for (unsigned i = 0; i < r->nheaders; i++)
-		MHD_add_response_header(mr, r->headers[i][0], r->headers[i][1]);
-	enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, mr);
-	MHD_destroy_response(mr);
-	return rc;
-}
 
-/* ---- streaming answers ---- */
 
-/* Whether the client closed its side (a peek finds EOF or an error). */
-static bool peer_gone(struct MHD_Connection *c)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (!ci)
-		return false;
-	char b;
-	ssize_t r = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
 
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct cc_http_stream *s = cls;
-	size_t avail = s->len - s->off;
-	if (avail) {
-		size_t n = avail < max ? avail : max;
-		memcpy(buf, s->buf + s->off, n);
-		s->off += n;
-		if (s->off == s->len)
-			s->off = s->len = 0;
-		return (ssize_t)n;
-	}
-	if (s->ending || !s->conn)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (peer_gone(s->conn))
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	/* nothing to send: park the connection until a write or a poke */
-	MHD_suspend_connection(s->conn);
-	s->suspended = true;
-	return 0;
-}
 
-/* The connection is done with the response: the stream is over. */
-static void stream_free(void *cls)
-{
-	struct cc_http_stream *s = cls;
-	if (s->st)
-		s->st->stream = NULL;
-	for (struct cc_http_stream **pp = &s->h->streams; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
-	if (s->on_closed)
-		s->on_closed(s->ud);
-	free(s->buf);
-	free(s);
-}
 
-static enum MHD_Result send_stream(struct MHD_Connection *c, struct cc_http_stream *s)
-{
-	struct MHD_Response *mr =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, s,
-		                                  stream_free);
-	if (!mr) {
-		stream_free(s);
-		return MHD_NO;
-	}
-	MHD_add_response_header(mr, "Content-Type", s->content_type);
-	enum MHD_Result rc = MHD_queue_response(c, 200, mr);
-	MHD_destroy_response(mr); /* the connection holds it; stream_free runs when it lets go */
-	return rc;
-}
 
-/* Writes come from anywhere (a log line can be written from inside
- * libmicrohttpd's own callbacks), so a parked stream is only marked here and
- * resumed from the loop, before the next MHD_run. */
-static void stream_wake(struct cc_http_stream *s)
-{
-	if (!s->suspended || !s->conn || s->wake || !s->h->d)
-		return;
-	s->wake = true;
-	s->h->kick = true; /* for a wake from inside MHD_run, before reschedule */
-	uv_timer_start(&s->h->timer, on_timer, 0, 0);
-}
-
-static void resume_streams(struct cc_http *h)
-{
-	for (struct cc_http_stream *s = h->streams; s; s = s->next) {
-		if (!s->wake)
-			continue;
-		s->wake = false;
-		if (s->suspended && s->conn) {
-			s->suspended = false;
-			MHD_resume_connection(s->conn);
-		}
-	}
-}
-
-struct cc_http_stream *cc_http_stream_start(const struct cc_http_req *req,
-                                            const char *content_type, size_t max_buffer,
-                                            void (*on_closed)(void *ud), void *ud)
-{
-	struct reqstate *st = req->conn->st;
-	struct cc_http_stream *s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->h = st->h;
-	s->st = st;
-	s->conn = st->conn;
-	s->content_type = content_type;
-	s->max = max_buffer;
-	s->on_closed = on_closed;
-	s->ud = ud;
-	s->next = s->h->streams;
-	s->h->streams = s;
-	st->stream = s;
-	return s;
-}
-
-int cc_http_stream_write(struct cc_http_stream *s, const char *data, size_t len)
-{
-	if (s->dead || s->ending || !s->conn)
-		return -EPIPE;
-	if (s->len - s->off + len > s->max)
-		return -ENOBUFS;
-	if (s->off && s->len + len > s->cap) { /* slide what is left to the front */
-		memmove(s->buf, s->buf + s->off, s->len - s->off);
-		s->len -= s->off;
-		s->off = 0;
-	}
-	if (s->len + len > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->len + len)
-			cap *= 2;
-		if (cap > s->max)
-			cap = s->max;
-		char *b = realloc(s->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		s->buf = b;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, len);
-	s->len += len;
-	stream_wake(s);
-	return 0;
-}
-
-size_t cc_http_stream_buffered(const struct cc_http_stream *s)
-{
-	return s->len - s->off;
-}
-
-void cc_http_stream_poke(struct cc_http_stream *s)
-{
-	stream_wake(s);
-}
-
-void cc_http_stream_end(struct cc_http_stream *s)
-{
-	s->ending = true;
-	stream_wake(s);
-}
+/* ---- requests ---- */
 
 const char *cc_http_req_header(const struct cc_http_req *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn->mhd, MHD_HEADER_KIND, name);
+	const struct cc_http_conn *c = req->conn;
+	const char *p = c->hdr;
+	for (unsigned i = 0; i < c->nhdr; i++) {
+		const char *v = p + strlen(p) + 1;
+		if (strcasecmp(p, name) == 0)
+			return v;
+		p = v + strlen(v) + 1;
+	}
+	return NULL;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+const char *cc_http_query(const struct cc_http_req *req, const char *key)
 {
-	struct cc_http *h = cls;
-	struct reqstate *st = *con_cls;
-	if (!st) {
-		if (!(st = calloc(1, sizeof(*st))))
-			return MHD_NO;
-		st->h = h;
-		st->conn = c;
-		st->start_ns = cc_metrics_mono_ns();
-		*con_cls = st;
-		return MHD_YES;
+	return cc_http_query_find(req->conn->qpairs, req->conn->nq, key);
+}
+
+static void dispatch(struct cc_http_conn *c)
+{
+	struct cc_http *h = c->h;
+	snprintf(c->method, sizeof(c->method), "%s",
+	         http_method_str((enum http_method)c->parser.method));
+	c->keep_alive = http_should_keep_alive(&c->parser) && !c->too_big;
+	c->head = c->parser.method == HTTP_HEAD;
+	c->start_ns = cc_metrics_mono_ns();
+	c->state = C_DEFERRED; /* until answered */
+
+	if (!c->url) {
+		bad_request(c, 400, "Bad request: no URL");
+		return;
 	}
-	if (st->deferred) {
-		/* resumed: the answer is ready (or the server is stopping) */
-		if (!st->ready)
-			return MHD_YES;
-		st->deferred = false;
-		record(st);
-		return send_resp(c, &st->resp);
-	}
-	if (*upload_size > 0) {
-		if (!st->too_big && st->len + *upload_size <= CC_HTTP_MAX_BODY) {
-			char *n = realloc(st->body, st->len + *upload_size + 1);
-			if (!n)
-				return MHD_NO;
-			st->body = n;
-			memcpy(st->body + st->len, upload, *upload_size);
-			st->len += *upload_size;
-			st->body[st->len] = '\0';
-		} else {
-			st->too_big = 1;
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
+	/* path (percent-decoded) and query */
+	char *url = c->url;
+	size_t plen = strcspn(url, "?#");
+	const char *q = url[plen] == '?' ? url + plen + 1 : "";
+	size_t qlen = strcspn(q, "#");
+	free(c->qpairs);
+	c->qpairs = malloc(2 * qlen + 2);
+	c->nq = c->qpairs ? cc_http_parse_query(q, qlen, c->qpairs) : 0;
+	url[plen] = '\0';
+	cc_http_unescape(url, plen, false);
+	const char *path = url;
 
 	struct cc_http_resp resp = { .status = 200 };
-	struct cc_http_conn conn = { c, st };
 	const char *suffix = "";
-	const struct cc_http_route *r = route(h, url, &suffix);
-	metric_name(st, method, r);
-	if (st->too_big) {
+	const struct cc_http_route *r = route(h, path, &suffix);
+	metric_name(c, r);
+	if (c->too_big) {
 		cc_http_error(&resp, 413, "Request body too large: the limit is %u bytes",
 		              CC_HTTP_MAX_BODY);
+	} else if (!c->qpairs) {
+		cc_http_error(&resp, 500, "out of memory");
 	} else if (!r) {
 		resp.status = 404;
-	} else if (strcmp(method, "OPTIONS") == 0) {
+	} else if (strcmp(c->method, "OPTIONS") == 0) {
 		snprintf(resp.allow, sizeof(resp.allow), "OPTIONS %s", r->methods);
-	} else if (!method_allowed(r->methods, method)) {
+	} else if (!method_allowed(r->methods, c->method)) {
 		snprintf(resp.allow, sizeof(resp.allow), "OPTIONS %s", r->methods);
-		cc_http_error(&resp, 405, "method %s not allowed", method);
+		cc_http_error(&resp, 405, "method %s not allowed", c->method);
 	} else {
-		struct cc_http_req req = { method, url, suffix, st->body ? st->body : "", st->len,
-			                   &conn };
+		struct cc_http_req req = { c->method, path, suffix, c->body ? c->body : "",
+			                   c->body_len, c };
+		unsigned seq = c->seq;
 		r->handler(h->ud, &req, &resp);
-		if (st->deferred) {
-			CC_DEBUG(MOD, "Request deferred", "method", method, "url", url);
-			return MHD_YES;
+		if (c->seq != seq) /* deferred and answered already */
+			return;
+		if (c->owed) {
+			CC_DEBUG(MOD, "Request deferred", "method", c->method, "url", path);
+			return;
 		}
-		if (st->stream) {
-			record(st);
-			CC_DEBUG(MOD, "Streaming", "method", method, "url", url);
-			return send_stream(c, st->stream);
+		if (c->stream) {
+			http_record(c);
+			CC_DEBUG(MOD, "Streaming", "method", c->method, "url", path);
+			struct cc_http_stream *s = c->stream;
+			if (!s->chunked)
+				c->keep_alive = false;
+			size_t hlen;
+			char *head = http_head_text(c, 200, s->content_type, NULL,
+			                       s->chunked ? "Transfer-Encoding: chunked\r\n" : "", &hlen);
+			c->state = C_STREAMING;
+			http_conn_write(c, head, head ? hlen : 0, NULL, 0, NULL, 0);
+			if (s->ending)
+				http_kick(c);
+			else
+				http_stream_flush(s);
+			return;
 		}
 	}
-	for (char *p = resp.allow; *p; p++)
-		if (*p == ' ')
-			*p = ',';
-	record(st);
-	CC_DEBUG(MOD, "Request finished", "method", method, "url", url);
-	return send_resp(c, &resp);
+	CC_DEBUG(MOD, "Request finished", "method", c->method, "url", path);
+	http_send_resp(c, &resp);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+/* ---- http-parser callbacks ---- */
+
+static int grow(char **buf, size_t *cap, size_t need)
 {
-	struct reqstate *st = *con_cls;
-	if (st) {
-		if (st->stream) {
-			st->stream->st = NULL;
-			st->stream->conn = NULL;
-			st->stream->dead = true;
-		}
-		free(st->body);
-		free(st->resp.body);
-		free(st);
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 256;
+	while (n < need)
+		n *= 2;
+	char *b = realloc(*buf, n);
+	if (!b)
+		return -1;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct cc_http_conn *c = p->data;
+	char *u = realloc(c->url, c->url_len + len + 1);
+	if (!u)
+		return -1;
+	memcpy(u + c->url_len, at, len);
+	c->url = u;
+	c->url_len += len;
+	u[c->url_len] = '\0';
+	return 0;
+}
+
+/* Headers are kept as "name\0value\0" pairs; the parser may hand either part
+ * over in pieces. */
+static int header_part(struct cc_http_conn *c, const char *at, size_t len, bool value)
+{
+	if (value != c->in_value) {
+		if (grow(&c->hdr, &c->hdr_cap, c->hdr_len + 1))
+			return -1;
+		c->hdr[c->hdr_len++] = '\0';
+		c->in_value = value;
+		if (!value)
+			c->nhdr++;
 	}
-	*con_cls = NULL;
+	if (grow(&c->hdr, &c->hdr_cap, c->hdr_len + len + 1))
+		return -1;
+	memcpy(c->hdr + c->hdr_len, at, len);
+	c->hdr_len += len;
+	return 0;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static int on_header_field(http_parser *p, const char *at, size_t len)
 {
-	char msg[512];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t n = strlen(msg);
-	while (n && msg[n - 1] == '\n')
-		msg[--n] = '\0';
-	CC_DEBUG(MOD, "libmicrohttpd", "message", msg);
+	return header_part(p->data, at, len, false);
 }
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	return header_part(p->data, at, len, true);
+}
+
+static void send_continue(struct cc_http_conn *c)
+{
+	char *s = malloc(32);
+	if (!s)
+		return;
+	int n = snprintf(s, 32, "HTTP/1.1 100 Continue\r\n\r\n");
+	http_conn_write(c, s, (size_t)n, NULL, 0, NULL, 0);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct cc_http_conn *c = p->data;
+	if (c->in_value) { /* ends the last value */
+		if (grow(&c->hdr, &c->hdr_cap, c->hdr_len + 1))
+			return -1;
+		c->hdr[c->hdr_len++] = '\0';
+		c->nhdr++;
+		c->in_value = false;
+	}
+	if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
+	    p->content_length > CC_HTTP_MAX_BODY) {
+		/* answered at once, without reading a body we would refuse */
+		c->too_big = true;
+		http_parser_pause(p, 1);
+		return 0;
+	}
+	struct cc_http_req req = { .conn = c };
+	const char *expect = cc_http_req_header(&req, "Expect");
+	if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1)
+		send_continue(c);
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct cc_http_conn *c = p->data;
+	if (c->body_len + len > CC_HTTP_MAX_BODY) {
+		c->too_big = true;
+		http_parser_pause(p, 1);
+		return 0;
+	}
+	char *b = realloc(c->body, c->body_len + len + 1);
+	if (!b)
+		return -1;
+	memcpy(b + c->body_len, at, len);
+	c->body = b;
+	c->body_len += len;
+	b[c->body_len] = '\0';
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	http_parser_pause(p, 1); /* answered before the next request is parsed */
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* Parses what waits in the input buffer while the connection reads
+ * requests; each complete request is dispatched before the next is read. */
+static void conn_process(struct cc_http_conn *c)
+{
+	while (c->state == C_READING && !c->closing && !c->dead && c->in_off < c->in_len) {
+		size_t n = http_parser_execute(&c->parser, &settings, c->in + c->in_off,
+		                               c->in_len - c->in_off);
+		c->in_off += n;
+		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			dispatch(c);
+		} else if (e == HPE_HEADER_OVERFLOW) {
+			bad_request(c, 431, "Request header fields too large");
+		} else if (e != HPE_OK) {
+			char why[128];
+			snprintf(why, sizeof(why), "Bad request: %s", http_errno_description(e));
+			bad_request(c, 400, why);
+		}
+	}
+	if (c->in_off == c->in_len) {
+		free(c->in);
+		c->in = NULL;
+		c->in_off = c->in_len = c->in_cap = 0;
+	}
+}
+
+/* ---- connections ---- */
+
+static void on_handle_closed(uv_handle_t *hd)
+{
+	struct cc_http *h = hd->data;
+	if (--h->open_handles == 0)
+		free(h);
+}
+
+static void on_conn_closed(uv_handle_t *hd)
+{
+	struct cc_http_conn *c = hd->data;
+	struct cc_http *h = c->h;
+	free(c->in);
+	free(c->url);
+	free(c->hdr);
+	free(c->body);
+	free(c->qpairs);
+	c->in = c->url = c->hdr = c->body = c->qpairs = NULL;
+	if (c->owed)
+		c->gone = true; /* freed by cc_http_finish */
+	else
+		free(c);
+	if (--h->open_handles == 0)
+		free(h);
+}
+
+void http_conn_close(struct cc_http_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->stream) {
+		struct cc_http_stream *s = c->stream;
+		c->stream = NULL;
+		if (s->on_closed)
+			s->on_closed(s->ud);
+		free(s->buf);
+		free(s);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->h->nconns--;
+	c->tcp.data = c;
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+	struct cc_http_conn *c = hd->data;
+	(void)suggested;
+	*buf = uv_buf_init(c->h->rbuf, sizeof(c->h->rbuf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct cc_http_conn *c = st->data;
+	if (n < 0) {
+		/* the client is gone (or half-closed): a request in progress still
+		 * gets its answer, a stream ends */
+		uv_read_stop(st);
+		c->reading = false;
+		c->read_eof = true;
+		if (c->state == C_READING || c->state == C_STREAMING || c->state == C_DRAINING)
+			http_conn_close(c);
+		return;
+	}
+	if (n == 0)
+		return;
+	c->active_ms = http_now_ms(c->h);
+	if (c->state == C_DRAINING)
+		return;
+	if (grow(&c->in, &c->in_cap, c->in_len + (size_t)n)) {
+		http_conn_close(c);
+		return;
+	}
+	memcpy(c->in + c->in_len, buf->base, (size_t)n);
+	c->in_len += (size_t)n;
+	if (c->state == C_READING)
+		conn_process(c);
+	if (!c->closing && c->in_len - c->in_off > MAX_PENDING_INPUT) {
+		uv_read_stop(st); /* resumed when the connection reads requests again */
+		c->reading = false;
+	}
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct cc_http_conn *c = req->data;
+	free(req);
+	if (status < 0 || c->closing || c->read_eof) {
+		http_conn_close(c);
+		return;
+	}
+	/* read (and drop) what the client still sends until it closes, so our
+	 * answer is not lost to a reset */
+	c->active_ms = http_now_ms(c->h);
+	if (!c->reading) {
+		c->reading = true;
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	}
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	struct cc_http *h = t->data;
+	bool again = true;
+	while (again) {
+		again = false;
+		for (struct cc_http_conn *c = h->conns, *next; c; c = next) {
+			next = c->next;
+			if (c->dead) {
+				http_conn_close(c);
+				again = true;
+				break;
+			}
+			if (!c->kicked)
+				continue;
+			c->kicked = false;
+			if (c->stream && c->state == C_STREAMING) {
+				http_stream_flush(c->stream);
+			} else if (c->state == C_READING) {
+				conn_process(c);
+				if (!c->closing && !c->reading && !c->read_eof) {
+					c->reading = true;
+					uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+				}
+			}
+			again = true; /* the list may have changed under us */
+			break;
+		}
+	}
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	struct cc_http *h = t->data;
+	uint64_t now = http_now_ms(h);
+	for (struct cc_http_conn *c = h->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->state == C_READING && now - c->active_ms > IDLE_TIMEOUT_MS)
+			http_conn_close(c);
+		else if (c->state == C_DRAINING && now - c->active_ms > DRAIN_TIMEOUT_MS)
+			http_conn_close(c);
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct cc_http *h = server->data;
+	if (status < 0)
+		return;
+	struct cc_http_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->h = h;
+	uv_tcp_init(h->loop, &c->tcp);
+	c->tcp.data = c;
+	h->open_handles++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || h->nconns >= MAX_CONNS) {
+		uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+		return;
+	}
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->nconns++;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	c->active_ms = http_now_ms(h);
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->reading = true;
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+
+
+/* After the last answer: our side is shut down, and what the client still
+ * sends is read and dropped for a moment, so a client that sent more than we
+ * read (a body refused with 413) gets the answer rather than a reset. */
+void http_begin_close(struct cc_http_conn *c)
+{
+	if (c->closing)
+		return;
+	if (c->read_eof || c->h->stopped) {
+		http_conn_close(c);
+		return;
+	}
+	uv_shutdown_t *req = malloc(sizeof(*req));
+	if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+		free(req);
+		http_conn_close(c);
+		return;
+	}
+	req->data = c;
+	c->state = C_DRAINING;
+	c->active_ms = http_now_ms(c->h);
+}
+
+/* ---- the server ---- */
 
 /* Binds and listens ourselves so a failure can be reported with its errno. */
 static int listen_on(const char *ip, int port, char *err, size_t errlen)
@@ -517,194 +637,56 @@ int cc_http_start(struct cc_http **out, uv_loop_t *loop, const char *ip, int por
 	h->routes = routes;
 	h->nroutes = nroutes;
 	h->ud = ud;
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
-	                        NULL, on_request, h,
-	                        MHD_OPTION_LISTEN_SOCKET, fd,
-	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
-	                        MHD_OPTION_END);
-	if (!h->d) {
-		close(fd);
-		free(h);
-		snprintf(err, errlen, "HTTP server on %s:%d: libmicrohttpd failed to start", ip, port);
-		return -EIO;
+	uv_tcp_init(loop, &h->listener);
+	uv_timer_init(loop, &h->sweep);
+	uv_timer_init(loop, &h->kick);
+	h->listener.data = h->sweep.data = h->kick.data = h;
+	h->open_handles = 3;
+	int rc = uv_tcp_open(&h->listener, fd);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&h->listener, 128, on_connection);
+	if (rc < 0) {
+		snprintf(err, errlen, "listen tcp %s:%d: %s", ip, port, uv_strerror(rc));
+		cc_http_stop(h);
+		return rc;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
-	uv_poll_init(loop, &h->poll, info->epoll_fd);
-	uv_timer_init(loop, &h->timer);
-	h->poll.data = h->timer.data = h;
-	h->open_handles = 2;
-	uv_poll_start(&h->poll, UV_READABLE, on_poll);
-	reschedule(h);
+	uv_timer_start(&h->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+	uv_unref((uv_handle_t *)&h->sweep);
 	*out = h;
 	return 0;
 }
 
-static void on_closed(uv_handle_t *hd)
-{
-	struct cc_http *h = hd->data;
-	if (--h->open_handles == 0)
-		free(h);
-}
-
-struct cc_http_pending *cc_http_defer(const struct cc_http_req *req)
-{
-	struct reqstate *st = req->conn->st;
-	st->deferred = true;
-	st->ready = false;
-	st->next = st->h->deferred;
-	st->h->deferred = st;
-	MHD_suspend_connection(st->conn);
-	return (struct cc_http_pending *)st;
-}
-
-void cc_http_finish(struct cc_http_pending *p, struct cc_http_resp *resp)
-{
-	struct reqstate *st = (struct reqstate *)p;
-	struct cc_http *h = st->h;
-	for (struct reqstate **pp = &h->deferred; *pp; pp = &(*pp)->next) {
-		if (*pp == st) {
-			*pp = st->next;
-			break;
-		}
-	}
-	st->resp = *resp;
-	resp->body = NULL;
-	st->ready = true;
-	MHD_resume_connection(st->conn);
-	if (h->d) {
-		/* answered from inside MHD_run (the handler itself): reschedule
-		 * must not push the timer back */
-		h->kick = true;
-		uv_timer_start(&h->timer, on_timer, 0, 0);
-	}
-}
-
 void cc_http_stop(struct cc_http *h)
 {
-	if (!h)
+	if (!h || h->stopped)
 		return;
-	/* libmicrohttpd must not be stopped with suspended connections */
-	for (struct cc_http_stream *s = h->streams; s; s = s->next) {
-		s->ending = true;
-		if (s->suspended && s->conn)
-			MHD_resume_connection(s->conn);
-		s->suspended = false;
-		s->wake = false;
-	}
+	h->stopped = true;
+	/* answers still owed go out as 503s, streams end, then every connection
+	 * closes once its answer is written */
 	while (h->deferred) {
 		struct cc_http_resp r = { .status = 200 };
 		cc_http_error(&r, 503, "agent is shutting down");
 		cc_http_finish((struct cc_http_pending *)h->deferred, &r);
 	}
-	MHD_run(h->d); /* lets those answers go out before the sockets close */
-	uv_poll_stop(&h->poll);
-	uv_timer_stop(&h->timer);
-	uv_close((uv_handle_t *)&h->poll, on_closed);
-	uv_close((uv_handle_t *)&h->timer, on_closed);
-	MHD_stop_daemon(h->d); /* closes the listen socket, connections and the epoll fd */
-	h->d = NULL;
-}
-
-const char *cc_http_query(const struct cc_http_req *req, const char *key)
-{
-	const char *v = NULL;
-	size_t vlen = 0;
-	if (MHD_lookup_connection_value_n(req->conn->mhd, MHD_GET_ARGUMENT_KIND, key, strlen(key),
-	                                  &v, &vlen) != MHD_YES)
-		return NULL;
-	return v ? v : "";
-}
-
-/* cJSON indents with tabs and writes ":\t" between key and value; Consul (Go's
- * json.MarshalIndent) uses four spaces and ": ". Literal tabs only ever appear
- * as formatting, because cJSON escapes them inside strings. */
-static char *go_indent(const char *s, size_t *len)
-{
-	size_t tabs = 0;
-	for (const char *p = s; *p; p++)
-		tabs += *p == '\t';
-	char *out = malloc(strlen(s) + tabs * 3 + 2);
-	if (!out)
-		return NULL;
-	char *o = out;
-	for (const char *p = s; *p; p++) {
-		/* cJSON prints an empty object as "{\n\t...}", Go as "{}"; a literal
-		 * newline is always formatting (cJSON escapes them in strings) */
-		if (*p == '{' && p[1] == '\n') {
-			size_t t = strspn(p + 2, "\t");
-			if (p[2 + t] == '}') {
-				memcpy(o, "{}", 2);
-				o += 2;
-				p += 2 + t;
-				continue;
-			}
-		}
-		if (*p != '\t') {
-			*o++ = *p;
-		} else if (p > s && p[-1] == ':') {
-			*o++ = ' ';
-		} else {
-			memcpy(o, "    ", 4);
-			o += 4;
+	for (struct cc_http_conn *c = h->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->stream) {
+			c->stream->ending = true;
+			http_stream_flush(c->stream);
 		}
 	}
-	*o++ = '\n';
-	*o = '\0';
-	*len = (size_t)(o - out);
-	return out;
-}
-
-void cc_http_json_body(struct cc_http_resp *resp, const cJSON *j, bool pretty)
-{
-	char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-	resp->content_type = "application/json";
-	if (!s) {
-		cc_http_error(resp, 500, "out of memory");
-		return;
+	for (struct cc_http_conn *c = h->conns, *next; c; c = next) {
+		next = c->next;
+		c->keep_alive = false;
+		if (c->writes)
+			c->close_after_write = true;
+		else
+			http_conn_close(c);
+		c->state = C_DRAINING;
 	}
-	if (pretty) {
-		resp->body = go_indent(s, &resp->body_len);
-		cJSON_free(s);
-		if (!resp->body)
-			cc_http_error(resp, 500, "out of memory");
-		return;
-	}
-	resp->body_len = strlen(s);
-	resp->body = malloc(resp->body_len + 1);
-	if (resp->body)
-		memcpy(resp->body, s, resp->body_len + 1);
-	else
-		cc_http_error(resp, 500, "out of memory");
-	cJSON_free(s);
-}
-
-void cc_http_json(const struct cc_http_req *req, struct cc_http_resp *resp, const cJSON *j)
-{
-	cc_http_json_body(resp, j, cc_http_query(req, "pretty") != NULL);
-}
-
-void cc_http_error(struct cc_http_resp *resp, int status, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	free(resp->body);
-	resp->status = status;
-	resp->content_type = "text/plain; charset=utf-8";
-	resp->body = malloc((size_t)n + 1);
-	resp->body_len = resp->body ? (size_t)n : 0;
-	if (resp->body)
-		memcpy(resp->body, buf, (size_t)n + 1);
+	uv_timer_stop(&h->sweep);
+	uv_timer_stop(&h->kick);
+	uv_close((uv_handle_t *)&h->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&h->sweep, on_handle_closed);
+	uv_close((uv_handle_t *)&h->kick, on_handle_closed);
 }

@@ -1,6 +1,12 @@
 /*
- * http — an HTTP/1.1 server on the agent's libuv loop (libmicrohttpd underneath,
- * driven from the loop through its epoll descriptor: no extra threads).
+ * http — an HTTP/1.1 server on the agent's libuv loop (connections are libuv
+ * streams, requests are parsed by http-parser; no extra threads). Keep-alive,
+ * pipelining (one request answered at a time, in order), chunked request
+ * bodies and `Expect: 100-continue` are supported. Limits: 1024 connections,
+ * 80 KiB of request line and headers (431), CC_HTTP_MAX_BODY of body (413,
+ * then the connection closes), 60 s without a complete request. Malformed
+ * requests get 400 with http-parser's reason, then the connection closes.
+ * Paths are percent-decoded; query values also turn '+' into a space.
  *
  * Routing is a table of (path, prefix?, allowed methods, handler). A request
  * that matches a path but not its methods gets Consul's 405 (`method GET not
@@ -93,10 +99,10 @@ const char *cc_http_req_header(const struct cc_http_req *req, const char *name);
  * stream is ended or the client goes away (chunked for HTTP/1.1 clients; for
  * HTTP/1.0 the body runs until the connection closes).
  *
- * Writes never block: bytes wait in a buffer of at most max_buffer bytes, and
- * a write that does not fit is refused whole (-ENOBUFS) so the caller can
- * count what it dropped. A client that went away is noticed on the next write
- * or cc_http_stream_poke (which the caller runs every few seconds).
+ * Writes never block: bytes wait in a buffer of at most max_buffer bytes (bytes
+ * handed to the socket no longer count), and a write that does not fit is
+ * refused whole (-ENOBUFS) so the caller can count what it dropped. A client
+ * that went away is noticed as soon as its connection reports it.
  *
  * on_closed(ud) runs exactly once when the stream is over — client gone,
  * cc_http_stream_end, or the server stopping — and the stream must not be
@@ -108,7 +114,6 @@ struct cc_http_stream *cc_http_stream_start(const struct cc_http_req *req,
 int cc_http_stream_write(struct cc_http_stream *s, const char *data, size_t len);
 /* Bytes waiting in the buffer. */
 size_t cc_http_stream_buffered(const struct cc_http_stream *s);
-void cc_http_stream_poke(struct cc_http_stream *s);
 /* Sends what is buffered, then ends the body. */
 void cc_http_stream_end(struct cc_http_stream *s);
 

@@ -117,7 +117,7 @@ dump $TMP/deleted.html
 mark $TMP/phase1.done
 await $TMP/noleader.go
 goto /ui/#/nodes
-wait document.getElementById('errors').textContent.includes('No cluster leader')
+wait ['/v1/catalog/nodes: 500', '/v1/operator/raft/configuration: 500'].every((e) => document.getElementById('errors').textContent.includes(e))
 dump $TMP/noleader.html
 EOF
 start=$SECONDS
