@@ -10,7 +10,7 @@ PACKAGES=(
   # sanitizer and fuzzing builds (clang + compiler-rt: ASan, UBSan, libFuzzer)
   clang libclang-rt-14-dev
   # daemon
-  libuv1-dev libcjson-dev libmsgpack-dev liblmdb-dev libhttp-parser-dev nettle-dev zlib1g-dev
+  libuv1-dev libmsgpack-dev liblmdb-dev libhttp-parser-dev nettle-dev zlib1g-dev
   # netns library and harness
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-queue-dev libcyaml-dev libyaml-dev iproute2
   # chaos reports are checked in a headless browser; nft lists our rules for humans
