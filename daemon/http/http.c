@@ -90,13 +90,6 @@ static const struct cc_http_route *route(struct cc_http *h, const char *path, co
 	return NULL;
 }
 
-
-
-
-
-
-
-
 /* A malformed request: answered and the connection closed, as the parser's
  * state cannot be trusted any more. */
 static void bad_request(struct cc_http_conn *c, int status, const char *why)
@@ -109,12 +102,6 @@ static void bad_request(struct cc_http_conn *c, int status, const char *why)
 	CC_DEBUG(MOD, "Bad request", "error", why);
 	http_send_resp(c, &r);
 }
-
-
-
-
-
-
 
 /* ---- requests ---- */
 
@@ -228,17 +215,23 @@ static int grow(char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Appends a piece to a NUL-terminated buffer. */
+static int append(char **buf, size_t *len, const char *at, size_t n)
+{
+	char *b = realloc(*buf, *len + n + 1);
+	if (!b)
+		return -1;
+	memcpy(b + *len, at, n);
+	*len += n;
+	b[*len] = '\0';
+	*buf = b;
+	return 0;
+}
+
 static int on_url(http_parser *p, const char *at, size_t len)
 {
 	struct cc_http_conn *c = p->data;
-	char *u = realloc(c->url, c->url_len + len + 1);
-	if (!u)
-		return -1;
-	memcpy(u + c->url_len, at, len);
-	c->url = u;
-	c->url_len += len;
-	u[c->url_len] = '\0';
-	return 0;
+	return append(&c->url, &c->url_len, at, len);
 }
 
 /* Headers are kept as "name\0value\0" pairs; the parser may hand either part
@@ -311,14 +304,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 		http_parser_pause(p, 1);
 		return 0;
 	}
-	char *b = realloc(c->body, c->body_len + len + 1);
-	if (!b)
-		return -1;
-	memcpy(b + c->body_len, at, len);
-	c->body = b;
-	c->body_len += len;
-	b[c->body_len] = '\0';
-	return 0;
+	return append(&c->body, &c->body_len, at, len);
 }
 
 static int on_message_complete(http_parser *p)
@@ -542,8 +528,6 @@ static void on_connection(uv_stream_t *server, int status)
 	c->reading = true;
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
-
-
 
 /* After the last answer: our side is shut down, and what the client still
  * sends is read and dropped for a moment, so a client that sent more than we
