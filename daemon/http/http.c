@@ -184,7 +184,8 @@ static void dispatch(struct cc_http_conn *c)
 				c->keep_alive = false;
 			size_t hlen;
 			char *head = http_head_text(c, 200, s->content_type, NULL,
-			                       s->chunked ? "Transfer-Encoding: chunked\r\n" : "", &hlen);
+			                            s->chunked ? "Transfer-Encoding: chunked\r\n" : "",
+			                            &hlen);
 			c->state = C_STREAMING;
 			http_conn_write(c, head, head ? hlen : 0, NULL, 0, NULL, 0);
 			if (s->ending)

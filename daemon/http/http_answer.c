@@ -1,6 +1,7 @@
 /* http_answer — writing answers: whole ones (with Content-Length), deferred
  * ones (cc_http_defer/cc_http_finish) and streams (chunked for HTTP/1.1). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ static void on_written(uv_write_t *w, int status)
 }
 
 void http_conn_write(struct cc_http_conn *c, char *head, size_t hlen, char *body, size_t blen,
-                       char *tail, size_t tlen)
+                     char *tail, size_t tlen)
 {
 	struct wreq *wr = calloc(1, sizeof(*wr));
 	if (!wr || c->closing || c->dead) {
@@ -94,31 +95,44 @@ void http_conn_write(struct cc_http_conn *c, char *head, size_t hlen, char *body
 	c->writes++;
 }
 
+/* Appends to a header block of cap bytes, never past its end. */
+static void add(char *s, size_t cap, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void add(char *s, size_t cap, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(s + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*n = *n + (size_t)k < cap ? *n + (size_t)k : cap - 1;
+}
+
 char *http_head_text(struct cc_http_conn *c, int status, const char *content_type,
-                       const struct cc_http_resp *r, const char *extra, size_t *len)
+                     const struct cc_http_resp *r, const char *extra, size_t *len)
 {
 	char date[64];
 	time_t t = time(NULL);
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	size_t cap = 512 + (r ? sizeof(r->headers) + sizeof(r->allow) : 0);
+	size_t cap = 1024 + (r ? sizeof(r->headers) + sizeof(r->allow) : 0), n = 0;
 	char *s = malloc(cap);
 	if (!s)
 		return NULL;
-	int n = snprintf(s, cap, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, reason(status), date);
+	add(s, cap, &n, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, reason(status), date);
 	if (content_type)
-		n += snprintf(s + n, cap - (size_t)n, "Content-Type: %s\r\n", content_type);
+		add(s, cap, &n, "Content-Type: %.200s\r\n", content_type);
 	if (r && r->allow[0])
-		n += snprintf(s + n, cap - (size_t)n, "Allow: %s\r\n", r->allow);
+		add(s, cap, &n, "Allow: %s\r\n", r->allow);
 	for (unsigned i = 0; r && i < r->nheaders; i++)
-		n += snprintf(s + n, cap - (size_t)n, "%s: %s\r\n", r->headers[i][0], r->headers[i][1]);
+		add(s, cap, &n, "%s: %s\r\n", r->headers[i][0], r->headers[i][1]);
 	if (!c->keep_alive)
-		n += snprintf(s + n, cap - (size_t)n, "Connection: close\r\n");
+		add(s, cap, &n, "Connection: close\r\n");
 	else if (c->parser.http_minor == 0)
-		n += snprintf(s + n, cap - (size_t)n, "Connection: keep-alive\r\n");
-	n += snprintf(s + n, cap - (size_t)n, "%s\r\n", extra);
-	*len = (size_t)n;
+		add(s, cap, &n, "Connection: keep-alive\r\n");
+	add(s, cap, &n, "%.200s\r\n", extra);
+	*len = n;
 	return s;
 }
 
