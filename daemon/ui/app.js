@@ -154,6 +154,17 @@
 		return '';
 	}
 
+	/* Like Promise.all, but waits for every request and fails with all of
+	 * their errors (an array, which the error bar flattens): each endpoint
+	 * that failed is named, not whichever answered first. */
+	async function allOf(promises) {
+		const settled = await Promise.allSettled(promises);
+		const errors = settled.filter(r => r.status === 'rejected').map(r => r.reason);
+		if (errors.length)
+			throw errors;
+		return settled.map(r => r.value);
+	}
+
 	async function refreshHeader() {
 		if (!state.self) {
 			state.self = await api('/v1/agent/self');
@@ -225,7 +236,7 @@
 				section('nodes')];
 		},
 		async refresh() {
-			const [nodes, checks] = await Promise.all([api('/v1/catalog/nodes'),
+			const [nodes, checks] = await allOf([api('/v1/catalog/nodes'),
 				api('/v1/health/state/any')]);
 			await headerDone();
 			const per = {};
@@ -258,7 +269,7 @@
 				section('node')];
 		},
 		async refresh(name) {
-			const [node, checks] = await Promise.all([api('/v1/catalog/node/' + enc(name)),
+			const [node, checks] = await allOf([api('/v1/catalog/node/' + enc(name)),
 				api('/v1/health/node/' + enc(name))]);
 			await headerDone();
 			if (!node || !node.Node) {
@@ -304,7 +315,7 @@
 		async refresh() {
 			const services = await api('/v1/catalog/services');
 			const names = Object.keys(services || {}).sort();
-			const health = await Promise.all(names.map(n => api('/v1/health/service/' + enc(n))));
+			const health = await allOf(names.map(n => api('/v1/health/service/' + enc(n))));
 			const rows = names.map((name, i) => {
 				const inst = health[i] || [];
 				const all = inst.flatMap(e => e.Checks || []);

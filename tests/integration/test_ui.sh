@@ -117,7 +117,7 @@ dump $TMP/deleted.html
 mark $TMP/phase1.done
 await $TMP/noleader.go
 goto /ui/#/nodes
-wait ['/v1/catalog/nodes: 500', '/v1/operator/raft/configuration: 500'].every((e) => document.getElementById('errors').textContent.includes(e))
+wait ['/v1/catalog/nodes: 500', '/v1/health/state/any: 500', '/v1/operator/raft/configuration: 500'].every((e) => document.getElementById('errors').textContent.includes(e))
 dump $TMP/noleader.html
 EOF
 start=$SECONDS
@@ -200,6 +200,8 @@ has noleader 'data-leader="" data-leader-addr=""><span class="noleader">no leade
 has noleader '<div class="error">GET /v1/operator/raft/configuration: 500 No cluster leader</div>' \
   "the API's 500 No cluster leader is shown"
 has noleader '<div class="error">GET /v1/catalog/nodes: 500 No cluster leader</div>' "and the nodes view's own"
+has noleader '<div class="error">GET /v1/health/state/any: 500 No cluster leader</div>' \
+  "and both of the nodes view's requests, not only the first to fail"
 
 check_root_ns "at the end"
 finish
