@@ -68,6 +68,14 @@ struct recent_intent {
 	bool leave;
 };
 
+/* What was seen at one Lamport time (user events by a hash, queries by id):
+ * serf's event and query buffers, a ring of these indexed by time. */
+struct swim_seen {
+	uint64_t ltime;
+	uint64_t key[8];
+	unsigned n;
+};
+
 struct swim {
 	struct swim_config cfg;
 	char merge_error[GW_NAME_MAX * 2 + 96];   /* why the last merge was refused */
@@ -90,16 +98,8 @@ struct swim {
 	int awareness;
 	uint64_t next_probe, next_gossip, next_push_pull, next_reap, next_reconnect;
 	uint64_t clock, event_clock, query_clock; /* Serf Lamport clocks */
-	struct {                  /* user events seen, by Lamport time (serf's eventBuffer) */
-		uint64_t ltime;
-		uint64_t hash[4];
-		unsigned n;
-	} seen_events[SWIM_EVENT_BUFFER];
-	struct {                  /* queries seen, by Lamport time (serf's queryBuffer) */
-		uint64_t ltime;
-		uint32_t id[8];
-		unsigned n;
-	} seen_queries[SWIM_QUERY_BUFFER];
+	struct swim_seen seen_events[SWIM_EVENT_BUFFER];   /* serf's eventBuffer */
+	struct swim_seen seen_queries[SWIM_QUERY_BUFFER];  /* serf's queryBuffer */
 	struct {                  /* our own open queries (swim_query) */
 		uint64_t ltime, deadline;
 		uint32_t id;
@@ -122,6 +122,10 @@ struct swim_out *swim__app_out(struct swim *s, enum swim_out_kind kind, const ch
 void swim__queue_bcast(struct swim *s, const char *key, const uint8_t *data, size_t len,
                        bool leave);
 uint64_t swim__rand(struct swim *s);
+/* True (and remembered) the first time key comes at ltime, in a ring of n
+ * slots for a clock now at clock; false when seen or too old to tell. */
+bool swim__seen_first(struct swim_seen *ring, unsigned n, uint64_t clock, uint64_t ltime,
+                      uint64_t key);
 /* Drops a member (not the local one) from every table and frees it. */
 void swim__remove(struct swim *s, struct member *m);
 

@@ -15,19 +15,7 @@
 /* serf's queryBuffer: true (and remembered) the first time (ltime, id) comes */
 static bool query_new(struct swim *s, uint64_t ltime, uint32_t id)
 {
-	if (s->query_clock > SWIM_QUERY_BUFFER && ltime < s->query_clock - SWIM_QUERY_BUFFER)
-		return false;   /* too old to tell apart from one already seen */
-	__typeof__(s->seen_queries[0]) *slot = &s->seen_queries[ltime % SWIM_QUERY_BUFFER];
-	if (slot->ltime != ltime) {
-		slot->ltime = ltime;
-		slot->n = 0;
-	}
-	for (unsigned i = 0; i < slot->n; i++)
-		if (slot->id[i] == id)
-			return false;
-	if (slot->n < sizeof(slot->id) / sizeof(slot->id[0]))
-		slot->id[slot->n++] = id;
-	return true;
+	return swim__seen_first(s->seen_queries, SWIM_QUERY_BUFFER, s->query_clock, ltime, id);
 }
 
 /* A tag filter: the local tag's value ("" when the tag is absent) must match

@@ -199,23 +199,30 @@ static uint64_t event_hash(const char *name, const uint8_t *p, size_t n)
 	return h;
 }
 
-/* serf's handleUserEvent: true (and remembered) when the event is new. */
-static bool event_new(struct swim *s, const struct gw_serf_user_event *ev)
+/* serf's eventBuffer and queryBuffer: what was seen at each Lamport time. */
+bool swim__seen_first(struct swim_seen *ring, unsigned n, uint64_t clock, uint64_t ltime,
+                      uint64_t key)
 {
-	if (s->event_clock > SWIM_EVENT_BUFFER && ev->ltime < s->event_clock - SWIM_EVENT_BUFFER)
-		return false;   /* too old to tell: serf drops it too */
-	uint64_t h = event_hash(ev->name, ev->payload, ev->payload_len);
-	__typeof__(s->seen_events[0]) *slot = &s->seen_events[ev->ltime % SWIM_EVENT_BUFFER];
-	if (slot->ltime != ev->ltime) {
-		slot->ltime = ev->ltime;
+	if (clock > n && ltime < clock - n)
+		return false;   /* too old to tell apart from one already seen: serf drops it */
+	struct swim_seen *slot = &ring[ltime % n];
+	if (slot->ltime != ltime) {
+		slot->ltime = ltime;
 		slot->n = 0;
 	}
 	for (unsigned i = 0; i < slot->n; i++)
-		if (slot->hash[i] == h)
+		if (slot->key[i] == key)
 			return false;
-	if (slot->n < sizeof(slot->hash) / sizeof(slot->hash[0]))
-		slot->hash[slot->n++] = h;
+	if (slot->n < sizeof(slot->key) / sizeof(slot->key[0]))
+		slot->key[slot->n++] = key;
 	return true;
+}
+
+/* serf's handleUserEvent: true (and remembered) when the event is new. */
+static bool event_new(struct swim *s, const struct gw_serf_user_event *ev)
+{
+	return swim__seen_first(s->seen_events, SWIM_EVENT_BUFFER, s->event_clock, ev->ltime,
+	                        event_hash(ev->name, ev->payload, ev->payload_len));
 }
 
 static void on_user_event(struct swim *s, const struct gw_serf_user_event *ev, const uint8_t *raw,
