@@ -323,14 +323,13 @@ static const http_parser_settings settings = {
 	.on_message_complete = on_message_complete,
 };
 
-/* Parses what waits in the input buffer while the connection reads
- * requests; each complete request is dispatched before the next is read. */
-static void conn_process(struct cc_http_conn *c)
+/* Parses requests from data while the connection reads them; each complete
+ * request is dispatched before the next is read. Returns the bytes used. */
+static size_t parse(struct cc_http_conn *c, const char *data, size_t len)
 {
-	while (c->state == C_READING && !c->closing && !c->dead && c->in_off < c->in_len) {
-		size_t n = http_parser_execute(&c->parser, &settings, c->in + c->in_off,
-		                               c->in_len - c->in_off);
-		c->in_off += n;
+	size_t off = 0;
+	while (c->state == C_READING && !c->closing && !c->dead && off < len) {
+		off += http_parser_execute(&c->parser, &settings, data + off, len - off);
 		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
 		if (e == HPE_PAUSED) {
 			http_parser_pause(&c->parser, 0);
@@ -343,6 +342,24 @@ static void conn_process(struct cc_http_conn *c)
 			bad_request(c, 400, why);
 		}
 	}
+	return off;
+}
+
+/* Keeps bytes for later (pipelined requests while one is answered). */
+static int keep_input(struct cc_http_conn *c, const char *data, size_t len)
+{
+	if (grow(&c->in, &c->in_cap, c->in_len + len))
+		return -1;
+	memcpy(c->in + c->in_len, data, len);
+	c->in_len += len;
+	return 0;
+}
+
+/* Parses what waits in the input buffer. */
+static void conn_process(struct cc_http_conn *c)
+{
+	if (c->in_off < c->in_len)
+		c->in_off += parse(c, c->in + c->in_off, c->in_len - c->in_off);
 	if (c->in_off == c->in_len) {
 		free(c->in);
 		c->in = NULL;
@@ -426,14 +443,17 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	c->active_ms = http_now_ms(c->h);
 	if (c->state == C_DRAINING)
 		return;
-	if (grow(&c->in, &c->in_cap, c->in_len + (size_t)n)) {
-		http_conn_close(c);
-		return;
+	size_t used = 0;
+	if (c->state == C_READING && c->in_off == c->in_len)
+		used = parse(c, buf->base, (size_t)n); /* straight from the read buffer */
+	if (used < (size_t)n && !c->closing && c->state != C_DRAINING) {
+		if (keep_input(c, buf->base + used, (size_t)n - used)) {
+			http_conn_close(c);
+			return;
+		}
+		if (c->state == C_READING)
+			conn_process(c);
 	}
-	memcpy(c->in + c->in_len, buf->base, (size_t)n);
-	c->in_len += (size_t)n;
-	if (c->state == C_READING)
-		conn_process(c);
 	if (!c->closing && c->in_len - c->in_off > MAX_PENDING_INPUT) {
 		uv_read_stop(st); /* resumed when the connection reads requests again */
 		c->reading = false;
@@ -460,30 +480,26 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void on_kick(uv_timer_t *t)
 {
 	struct cc_http *h = t->data;
-	bool again = true;
-	while (again) {
-		again = false;
-		for (struct cc_http_conn *c = h->conns, *next; c; c = next) {
-			next = c->next;
-			if (c->dead) {
-				http_conn_close(c);
-				again = true;
-				break;
+	/* A connection closed on the way is unlinked but not freed before the
+	 * loop's close callbacks, so its next pointer stays usable; one kicked
+	 * again meanwhile has restarted the timer. */
+	for (struct cc_http_conn *c = h->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->dead) {
+			http_conn_close(c);
+			continue;
+		}
+		if (!c->kicked || c->closing)
+			continue;
+		c->kicked = false;
+		if (c->stream && c->state == C_STREAMING) {
+			http_stream_flush(c->stream);
+		} else if (c->state == C_READING) {
+			conn_process(c);
+			if (!c->closing && !c->reading && !c->read_eof) {
+				c->reading = true;
+				uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 			}
-			if (!c->kicked)
-				continue;
-			c->kicked = false;
-			if (c->stream && c->state == C_STREAMING) {
-				http_stream_flush(c->stream);
-			} else if (c->state == C_READING) {
-				conn_process(c);
-				if (!c->closing && !c->reading && !c->read_eof) {
-					c->reading = true;
-					uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-				}
-			}
-			again = true; /* the list may have changed under us */
-			break;
 		}
 	}
 }
